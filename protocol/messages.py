@@ -1,0 +1,132 @@
+"""Every request and reply of the control socket, and the table that pairs them.
+
+A request class names its wire command in ``COMMAND``; ``COMMANDS`` maps each command to its
+request and reply classes. Field names here are the wire field names (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class HelloRequest:
+    """Handshake: the client states its protocol version before anything else."""
+
+    COMMAND: ClassVar[str] = "hello"
+    protocol: int
+    client: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HelloReply:
+    """The daemon's versions; sent only when the protocol versions match."""
+
+    protocol: int
+    daemon_version: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class PingRequest:
+    """Liveness check; answered without touching the journal."""
+
+    COMMAND: ClassVar[str] = "ping"
+
+
+@dataclass(frozen=True, slots=True)
+class PingReply:
+    """Versions, uptime and how the daemon's previous run ended."""
+
+    daemon_version: str
+    protocol: int
+    pid: int
+    uptime: float
+    started_at: float
+    last_stop_clean: bool | None
+    state_dir: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRequest:
+    """Resource figures of the daemon (workers join in later protocol versions)."""
+
+    COMMAND: ClassVar[str] = "stats"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalStats:
+    """Counters of the journal writer since the daemon started."""
+
+    segments: int
+    bytes: int
+    durable_lsn: int
+    records: int
+    commits: int
+    fsyncs: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsInForce:
+    """Configured limits as the daemon applies them."""
+
+    max_workers: int
+    enable_checkpoint: bool
+    enable_rollback: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    """One worker process (filled in once the worker pool exists)."""
+
+    pid: int
+    state: str
+    cpu_percent: float
+    rss: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatsReply:
+    """The daemon process's own resource use, its journal and its limits."""
+
+    pid: int
+    uptime: float
+    rss: int
+    cpu_percent: float
+    cpu_user: float
+    cpu_system: float
+    threads: int
+    open_fds: int
+    journal: JournalStats
+    limits: LimitsInForce
+    workers: tuple[WorkerStats, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A wire command: its name and the classes of its request and reply."""
+
+    name: str
+    request: type
+    reply: type
+
+
+def _table(*pairs: tuple[type, type]) -> Mapping[str, Command]:
+    table = {}
+    for request, reply in pairs:
+        name = request.COMMAND  # type: ignore[attr-defined]
+        table[name] = Command(name, request, reply)
+    return MappingProxyType(table)
+
+
+COMMANDS: Mapping[str, Command] = _table(
+    (HelloRequest, HelloReply),
+    (PingRequest, PingReply),
+    (StatsRequest, StatsReply),
+)
+
+Request = HelloRequest | PingRequest | StatsRequest
+Reply = HelloReply | PingReply | StatsReply
