@@ -32,7 +32,7 @@ setup: system-deps
 	  $(PIP) install -e ".[$$extras]" >$(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 
 demo: setup
-	$(PY) tests/demo.py
+	VENV=$(VENV) examples/demo.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -50,10 +50,13 @@ unit: setup
 test: lint typecheck unit
 
 bench: setup
-	$(PY) -m pytest tests/bench -p no:cacheprovider -q -s $(PYTEST_ARGS) --bench
+	@mkdir -p bench-results
+	@for b in tests/bench/bench_*.py; do echo "== $$b"; \
+	  $(PY) $$b | tee bench-results/$$(basename $$b .py).txt || exit 1; done
 
+# The suite's crash and fuzz tests, scaled up (each reads BATCHD_STRESS for its trial count).
 stress: setup
-	$(VENV)/bin/pytest -m stress --stress $(PYTEST_ARGS)
+	BATCHD_STRESS=1 $(VENV)/bin/pytest -m "slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

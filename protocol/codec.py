@@ -20,6 +20,7 @@ from batchd.protocol.errors import (
     MessageTooLarge,
     UnknownCommand,
     VersionMismatch,
+    clip,
     error_from_wire,
 )
 from batchd.protocol.events import EVENTS, Event
@@ -27,10 +28,12 @@ from batchd.protocol.messages import COMMANDS, Reply, Request
 from batchd.protocol.schema import from_wire, to_wire
 from batchd.protocol.version import PROTOCOL_VERSION
 
-MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
-"""Largest message either side accepts (the daemon also sets it as ZMQ_MAXMSGSIZE)."""
+MAX_MESSAGE_BYTES: Final = 2 * 1024 * 1024
+"""Largest message either side accepts (the daemon also sets it as ZMQ_MAXMSGSIZE). Small on
+purpose: a msgpack byte can unpack into a 50-byte Python object, so this bounds what one request
+can make the daemon allocate; large payloads (plans) travel as a stream of messages."""
 
-MAX_CONTAINER_ITEMS: Final = 1_000_000
+MAX_CONTAINER_ITEMS: Final = 100_000
 MAX_REQUEST_ID: Final = 2**63 - 1
 
 R = TypeVar("R")
@@ -93,13 +96,17 @@ def pack(value: object) -> bytes:
     return packed
 
 
-def _envelope_map(data: bytes, keys: frozenset[str]) -> dict[str, object]:
+def _envelope_map(data: bytes, keys: frozenset[str], required: frozenset[str]) -> dict[str, object]:
     value = unpack(data)
     if not isinstance(value, dict):
         raise MalformedMessage(f"a message must be a map, got {type(value).__name__}")
     unknown = set(value).difference(keys)
     if unknown:
-        raise MalformedMessage(f"unknown envelope key {sorted(unknown)[0]!r}")
+        # keys may mix str and bytes, which do not compare with each other
+        raise MalformedMessage(f"unknown envelope key {min(unknown, key=repr)!r}")
+    missing = required.difference(value)
+    if missing:
+        raise MalformedMessage(f"missing envelope key {min(missing)!r}")
     version = value.get("v")
     if not isinstance(version, int) or isinstance(version, bool):
         raise MalformedMessage("envelope key 'v' (protocol version) must be an integer")
@@ -115,6 +122,8 @@ def _envelope_map(data: bytes, keys: frozenset[str]) -> dict[str, object]:
 
 _REQUEST_KEYS: Final = frozenset({"v", "id", "cmd", "args"})
 _REPLY_KEYS: Final = frozenset({"v", "id", "ok", "result", "error"})
+_REPLY_REQUIRED_KEYS: Final = frozenset({"v", "id", "ok"})
+_ERROR_KEYS: Final = frozenset({"code", "message", "details"})
 _EVENT_KEYS: Final = frozenset({"v", "topic", "seq", "time", "type", "data"})
 
 
@@ -125,9 +134,9 @@ def encode_request(request_id: int, message: Request, version: int = PROTOCOL_VE
 
 def decode_request_envelope(data: bytes) -> RequestEnvelope:
     """Decode a request's outer map; the arguments stay raw until :func:`parse_request`."""
-    value = _envelope_map(data, _REQUEST_KEYS)
-    command = value.get("cmd")
-    args = value.get("args", {})
+    value = _envelope_map(data, _REQUEST_KEYS, _REQUEST_KEYS)
+    command = value["cmd"]
+    args = value["args"]
     if not isinstance(command, str):
         raise MalformedMessage("envelope key 'cmd' must be a string")
     if not isinstance(args, dict):
@@ -153,9 +162,9 @@ def parse_request(envelope: RequestEnvelope) -> Request:
     """Build the request message named by the envelope; raises UnknownCommand/InvalidArguments."""
     command = COMMANDS.get(envelope.command)
     if command is None:
+        name = clip(envelope.command)
         raise UnknownCommand(
-            f"unknown command {envelope.command!r}; known: {', '.join(sorted(COMMANDS))}",
-            {"command": envelope.command},
+            f"unknown command {name!r}; known: {', '.join(sorted(COMMANDS))}", {"command": name}
         )
     message: Request = from_wire(command.request, envelope.args, f"{envelope.command} args")
     return message
@@ -174,10 +183,12 @@ def encode_error(request_id: int | None, error: BatchdError) -> bytes:
 
 def decode_reply_envelope(data: bytes) -> ReplyEnvelope:
     """Decode a reply's outer map, turning an error reply into its exception (not raised)."""
-    value = _envelope_map(data, _REPLY_KEYS)
-    ok = value.get("ok")
+    value = _envelope_map(data, _REPLY_KEYS, _REPLY_REQUIRED_KEYS)
+    ok = value["ok"]
     if not isinstance(ok, bool):
         raise MalformedMessage("envelope key 'ok' must be a bool")
+    if ("result" in value) is not ok or ("error" in value) is ok:
+        raise MalformedMessage("a reply has 'result' when 'ok' is true, else 'error'; not both")
     version = value["v"]
     request_id = value.get("id")
     assert isinstance(version, int)
@@ -191,9 +202,9 @@ def decode_reply_envelope(data: bytes) -> ReplyEnvelope:
 
 
 def _error_from_body(body: object) -> BatchdError:
-    if not isinstance(body, dict):
-        raise MalformedMessage("an error reply needs an 'error' map")
-    code, message, details = body.get("code"), body.get("message"), body.get("details", {})
+    if not isinstance(body, dict) or set(body) != _ERROR_KEYS:
+        raise MalformedMessage("an error reply needs an 'error' map of code, message, details")
+    code, message, details = body["code"], body["message"], body["details"]
     if not isinstance(code, str) or not isinstance(message, str) or not isinstance(details, dict):
         raise MalformedMessage("an error needs 'code' and 'message' strings and a 'details' map")
     return error_from_wire(code, message, details)
@@ -235,8 +246,11 @@ def decode_event(frames: Sequence[bytes]) -> EventFrame:
         raise MalformedMessage("event topic frame and body 'topic' differ")
     if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(time, float | int):
         raise MalformedMessage("event 'seq' must be an integer and 'time' a number")
-    event_cls = EVENTS.get(str(value["type"]))
+    event_type = value["type"]
+    if not isinstance(event_type, str):
+        raise MalformedMessage("event 'type' must be a string")
+    event_cls = EVENTS.get(event_type)
     if event_cls is None:
-        raise MalformedMessage(f"unknown event type {value['type']!r}")
+        raise MalformedMessage(f"unknown event type {clip(event_type)!r}")
     event = from_wire(event_cls, value["data"], event_cls.TYPE)
     return EventFrame(topic, seq, float(time), event)

@@ -16,11 +16,11 @@ EVENTS_SOCKET_NAME: Final = "events.sock"
 
 def default_runtime_dir(env: Mapping[str, str], uid: int) -> str:
     """The runtime directory when no command-line option names one."""
-    for key in ("BATCHD_RUNTIME_DIR", "RUNTIME_DIRECTORY"):
-        value = env.get(key)
-        if value:
-            # systemd may pass several directories separated by ':'; the first is ours.
-            return value.split(":")[0]
+    if env.get("BATCHD_RUNTIME_DIR"):
+        return env["BATCHD_RUNTIME_DIR"]
+    if env.get("RUNTIME_DIRECTORY"):
+        # systemd may pass several directories separated by ':'; the first is ours.
+        return env["RUNTIME_DIRECTORY"].split(":")[0]
     if uid == 0:
         return "/run/batchd"
     xdg = env.get("XDG_RUNTIME_DIR")

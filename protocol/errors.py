@@ -111,6 +111,15 @@ class InternalError(BatchdError):
     code = ErrorCode.INTERNAL
 
 
+ECHO_LIMIT = 80
+"""Longest piece of a peer's input that an error message repeats back."""
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """Shorten a piece of untrusted input before an error message repeats it."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 _CLASS_BY_CODE: dict[str, type[BatchdError]] = {
     cls.code.value: cls
     for cls in (

@@ -6,6 +6,7 @@ A subscriber filters by topic prefix: ``daemon`` for the daemon's own state (lat
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -14,12 +15,19 @@ from typing import ClassVar
 DAEMON_TOPIC = "daemon"
 
 
+class DaemonState(enum.Enum):
+    """What the daemon is doing, as published in DaemonStatus."""
+
+    RUNNING = "running"
+    STOPPING = "stopping"
+
+
 @dataclass(frozen=True, slots=True)
 class DaemonStatus:
     """The daemon's state: sent at start, every heartbeat interval, and when stopping."""
 
     TYPE: ClassVar[str] = "daemon.status"
-    state: str
+    state: DaemonState
     pid: int
     uptime: float
 

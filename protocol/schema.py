@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, TypeVar
 
-from batchd.protocol.errors import InvalidArguments
+from batchd.protocol.errors import InvalidArguments, clip
 
 T = TypeVar("T")
 
@@ -152,7 +152,7 @@ def _dict_decoder(decode_value: _Decoder) -> _Decoder:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise _fail(f"{where} key", "str", key)
-            result[key] = decode_value(item, f"{where}.{key}")
+            result[key] = decode_value(item, f"{where}.{clip(key)}")
         return result
 
     return decode
@@ -185,9 +185,9 @@ def _dataclass_decoder(cls: type[Any]) -> _Decoder:
             raise _fail(where, "map", value)
         unknown = [k for k in value if k not in decoders]
         if unknown:
+            shown = clip(repr(unknown[0]))
             raise InvalidArguments(
-                f"{where}: unknown field {unknown[0]!r}",
-                {"field": f"{where}.{unknown[0]}"},
+                f"{where}: unknown field {shown}", {"field": f"{where}.{clip(str(unknown[0]))}"}
             )
         missing = sorted(required.difference(value))
         if missing:

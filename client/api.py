@@ -1,0 +1,157 @@
+"""The typed client: connect with a handshake, then one method per daemon command.
+
+Every method returns or raises within its timeout (the client's, unless the call passes its
+own). Errors the daemon sends are raised as their :mod:`batchd.protocol.errors` classes;
+errors on the way there are :mod:`batchd.client.errors`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+import zmq
+
+from batchd.client.connection import Connection, ZmqContext, preflight
+from batchd.client.discovery import resolve_endpoint, start_hint
+from batchd.client.errors import DaemonTimeout, DaemonUnreachable
+from batchd.client.subscription import EventSubscription
+from batchd.protocol.codec import check_version
+from batchd.protocol.endpoints import events_endpoint_for
+from batchd.protocol.messages import (
+    HelloReply,
+    HelloRequest,
+    PingReply,
+    PingRequest,
+    StatsReply,
+    StatsRequest,
+)
+from batchd.protocol.version import BATCHD_VERSION, PROTOCOL_VERSION
+
+CLIENT_NAME = f"batchctl {BATCHD_VERSION}"
+
+
+class Client:
+    """A connection to one batchd; build it with :meth:`connect`. Not thread-safe."""
+
+    def __init__(
+        self, context: ZmqContext, connection: Connection, daemon: HelloReply, timeout: float
+    ) -> None:
+        self._context = context
+        self._connection = connection
+        self.daemon = daemon
+        """The daemon's handshake answer: protocol, version and pid."""
+        self.timeout = timeout
+        """Seconds each call may take unless it passes its own timeout."""
+
+    @classmethod
+    def connect(
+        cls, endpoint: str | None = None, *, runtime_dir: str | None = None, timeout: float = 5.0
+    ) -> Client:
+        """Connect to the daemon and shake hands, within `timeout` seconds.
+
+        The endpoint is `endpoint`, else ``control.sock`` in `runtime_dir`, else in the
+        runtime directory the daemon would pick (contract). Raises DaemonUnreachable when no
+        daemon answers, VersionMismatch when it speaks another protocol version,
+        InvalidEndpoint for an address ZeroMQ cannot use.
+        """
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        env, uid = os.environ, os.getuid()
+        resolved = resolve_endpoint(endpoint, runtime_dir, env, uid)
+        hint = start_hint(resolved, env, uid)
+        deadline = time.monotonic() + timeout
+        preflight(resolved, hint, deadline)
+        context: ZmqContext = zmq.Context()
+        try:
+            connection = Connection(context, resolved)
+            daemon = _handshake(connection, max(0.0, deadline - time.monotonic()), hint, timeout)
+        except BaseException:
+            context.destroy(linger=0)
+            raise
+        return cls(context, connection, daemon, timeout)
+
+    @property
+    def endpoint(self) -> str:
+        """The control endpoint this client talks to."""
+        return self._connection.endpoint
+
+    @property
+    def closed(self) -> bool:
+        """Whether close() was called."""
+        return self._connection.closed
+
+    def hello(self, timeout: float | None = None) -> HelloReply:
+        """Repeat the handshake; raises VersionMismatch if the daemon was replaced by one
+        of another protocol version."""
+        request = HelloRequest(protocol=PROTOCOL_VERSION, client=CLIENT_NAME)
+        reply = self._connection.request(request, HelloReply, self._timeout(timeout))
+        check_version(reply.protocol, "daemon")
+        self.daemon = reply
+        return reply
+
+    def ping(self, timeout: float | None = None) -> PingReply:
+        """Versions, pid, uptime and whether the daemon's previous run stopped cleanly."""
+        return self._connection.request(PingRequest(), PingReply, self._timeout(timeout))
+
+    def stats(self, timeout: float | None = None) -> StatsReply:
+        """The daemon's resource use, journal counters and limits in force."""
+        return self._connection.request(StatsRequest(), StatsReply, self._timeout(timeout))
+
+    def events(
+        self, topics: Sequence[str] = ("",), timeout: float | None = None
+    ) -> EventSubscription:
+        """Subscribe to events whose topic starts with one of `topics`.
+
+        The returned iterator stops after `timeout` seconds (default: the client's timeout;
+        ``math.inf`` follows the stream until closed). Closing the client closes it too.
+        """
+        if isinstance(topics, str):
+            topics = (topics,)
+        endpoint = events_endpoint_for(self.endpoint)
+        duration = self._timeout(timeout)
+        preflight(endpoint, start_hint(self.endpoint, os.environ, os.getuid()), _soon(duration))
+        return EventSubscription(self._context, endpoint, topics, duration)
+
+    def close(self) -> None:
+        """Close the control socket and every event subscription of this client."""
+        if not self._context.closed:
+            self._context.destroy(linger=0)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _timeout(self, timeout: float | None) -> float:
+        if timeout is None:
+            return self.timeout
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        return timeout
+
+
+def _handshake(connection: Connection, left: float, hint: str, timeout: float) -> HelloReply:
+    request = HelloRequest(protocol=PROTOCOL_VERSION, client=CLIENT_NAME)
+    try:
+        reply = connection.request(request, HelloReply, left)
+    except DaemonTimeout:
+        raise DaemonUnreachable(
+            f"no batchd answered at {connection.endpoint} within {timeout:g} s; {hint}",
+            {"endpoint": connection.endpoint, "timeout": timeout},
+        ) from None
+    check_version(reply.protocol, "daemon")
+    return reply
+
+
+def _soon(duration: float) -> float:
+    """A deadline for the preflight probe of an event socket."""
+    return time.monotonic() + min(duration, 5.0)

@@ -1,0 +1,88 @@
+"""Start-up and shut-down of one daemon: locks, journal recovery, sockets, loop, clean stop.
+
+Order matters: the journal is recovered before the control socket is bound, so no client is
+ever answered from an unrecovered state; the clean-stop record is the last thing written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextlib import ExitStack
+
+import zmq
+
+from batchd.daemon.config import Config
+from batchd.daemon.context import DaemonContext
+from batchd.daemon.journal import Journal
+from batchd.daemon.journal.records import DaemonStarted, DaemonStopped
+from batchd.daemon.journal.recovery import recover
+from batchd.daemon.lock import PidLock
+from batchd.daemon.loop import MainLoop
+from batchd.daemon.paths import DaemonPaths, ensure_private_dir
+from batchd.daemon.server import ControlServer
+from batchd.daemon.signals import StopSignals
+from batchd.protocol.events import DaemonState
+from batchd.protocol.version import BATCHD_VERSION
+
+log = logging.getLogger(__name__)
+
+
+def run_daemon(config: Config, paths: DaemonPaths) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit status (0 after a clean stop)."""
+    signals = StopSignals()
+    signals.install()
+    with ExitStack() as cleanup:
+        cleanup.callback(signals.close)
+        ensure_private_dir(paths.state_dir)
+        ensure_private_dir(paths.runtime_dir)
+        for lock in (
+            PidLock(paths.state_dir / "batchd.lock", "state directory"),
+            PidLock(paths.runtime_dir / "batchd.pid", "runtime directory"),
+        ):
+            lock.acquire()
+            cleanup.callback(lock.release)
+
+        started = time.monotonic()
+        journal, history = Journal.open(paths.journal_dir, recover)
+        cleanup.callback(journal.close)
+        journal.append(DaemonStarted(pid=os.getpid(), time=time.time(), version=BATCHD_VERSION))
+        journal.commit()
+        log.info(
+            "journal recovered in %.3f s (%s)",
+            time.monotonic() - started,
+            _describe_last_stop(history.last_stop_clean),
+        )
+
+        ctx = DaemonContext(config=config, paths=paths, journal=journal, history=history)
+        zmq_context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        cleanup.callback(zmq_context.term)
+        server = ControlServer(zmq_context, paths.control_endpoint, paths.events_endpoint)
+        cleanup.callback(server.close)
+        server.bind()
+        log.info(
+            "batchd %s ready (pid %d): control %s, events %s, state %s, %d workers",
+            BATCHD_VERSION,
+            os.getpid(),
+            paths.control_endpoint,
+            paths.events_endpoint,
+            paths.state_dir,
+            config.max_workers,
+        )
+
+        loop = MainLoop(ctx, server, signals)
+        loop.publish_status(DaemonState.RUNNING)
+        loop.run()
+
+        loop.publish_status(DaemonState.STOPPING)
+        journal.append(DaemonStopped(time=time.time(), clean=True))
+        journal.commit()
+        log.info("stopped cleanly after %s", signals.signal_name or "a stop request")
+    return 0
+
+
+def _describe_last_stop(clean: bool | None) -> str:
+    if clean is None:
+        return "first start on this state directory"
+    return "the previous run stopped cleanly" if clean else "the previous run did not stop cleanly"

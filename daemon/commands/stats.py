@@ -1,0 +1,43 @@
+"""``stats``: the daemon's resource use, journal counters and limits. CLI: ``batchctl stats``."""
+
+from __future__ import annotations
+
+import os
+
+from batchd.daemon.context import DaemonContext
+from batchd.protocol.messages import JournalStats, LimitsInForce, StatsReply, StatsRequest
+
+
+def handle(ctx: DaemonContext, request: StatsRequest) -> StatsReply:
+    """Measure the daemon process now (cpu_percent is since the previous ``stats``)."""
+    process = ctx.process
+    with process.oneshot():
+        cpu = process.cpu_times()
+        reply_rss = process.memory_info().rss
+        cpu_percent = process.cpu_percent(interval=None)
+        threads = process.num_threads()
+        open_fds = process.num_fds()
+    counters = ctx.journal.counters()
+    return StatsReply(
+        pid=os.getpid(),
+        uptime=ctx.uptime(),
+        rss=reply_rss,
+        cpu_percent=cpu_percent,
+        cpu_user=cpu.user,
+        cpu_system=cpu.system,
+        threads=threads,
+        open_fds=open_fds,
+        journal=JournalStats(
+            segments=counters.segments,
+            bytes=counters.bytes,
+            durable_lsn=counters.durable_lsn,
+            records=counters.records,
+            commits=counters.commits,
+            fsyncs=counters.fsyncs,
+        ),
+        limits=LimitsInForce(
+            max_workers=ctx.config.max_workers,
+            enable_checkpoint=ctx.config.enable_checkpoint,
+            enable_rollback=ctx.config.enable_rollback,
+        ),
+    )

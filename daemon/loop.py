@@ -1,0 +1,106 @@
+"""The daemon's main loop: one short list of named steps, repeated until a stop signal.
+
+Replies wait for the journal: every record appended while handling requests is made durable by
+``commit_journal`` (one group commit) before ``send_replies`` answers anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Final
+
+import zmq
+
+from batchd.daemon.context import DaemonContext
+from batchd.daemon.dispatch import dispatch
+from batchd.daemon.journal import JournalWriteError
+from batchd.daemon.server import ControlServer, Incoming
+from batchd.daemon.signals import StopSignals
+from batchd.protocol.codec import encode_event
+from batchd.protocol.events import DaemonState, DaemonStatus
+
+log = logging.getLogger(__name__)
+
+REQUESTS_PER_TURN: Final = 1000
+HEARTBEAT_INTERVAL: Final = 5.0
+MAX_POLL_WAIT: Final = 1.0
+
+
+class MainLoop:
+    """Serves requests and runs timers on the calling thread until a stop is requested."""
+
+    def __init__(self, ctx: DaemonContext, server: ControlServer, signals: StopSignals):
+        self.ctx = ctx
+        self.server = server
+        self.signals = signals
+        self._poller = zmq.Poller()
+        self._poller.register(server.control, zmq.POLLIN)
+        self._poller.register(server.events, zmq.POLLIN)
+        self._poller.register(signals.wakeup_fd, zmq.POLLIN)
+        self._incoming: list[Incoming] = []
+        self._outbox: list[tuple[Incoming, bytes]] = []
+        self._next_heartbeat = time.monotonic()
+        self._event_seq = 0
+
+    def run(self) -> None:
+        """Loop until SIGTERM/SIGINT; the caller then shuts down."""
+        while not self.signals.requested:
+            self.poll_sockets()
+            self.handle_commands()
+            self.commit_journal()
+            self.send_replies()
+            self.run_timers()
+
+    def poll_sockets(self) -> None:
+        """Wait for a request, a signal or the next timer, then take waiting requests."""
+        wait = min(MAX_POLL_WAIT, max(0.0, self._next_heartbeat - time.monotonic()))
+        ready = dict(self._poller.poll(int(wait * 1000)))
+        if self.signals.wakeup_fd in ready:
+            self.signals.drain()
+        if self.server.control in ready:
+            self._incoming = self.server.receive(REQUESTS_PER_TURN)
+        if self.server.events in ready and self.server.new_subscriptions(REQUESTS_PER_TURN):
+            self._next_heartbeat = 0.0  # a late subscriber gets the current state now
+
+    def handle_commands(self) -> None:
+        """Turn each received request into a reply held in the outbox."""
+        for incoming in self._incoming:
+            self._outbox.append((incoming, dispatch(self.ctx, incoming.body)))
+        self._incoming = []
+
+    def commit_journal(self) -> None:
+        """Make every record appended this turn durable with one group commit.
+
+        A failed fsync is fatal (the error propagates and the daemon exits); a failed write
+        (say ENOSPC) keeps the records queued and is tried again next turn.
+        """
+        if not self.ctx.journal.pending:
+            return
+        try:
+            self.ctx.journal.commit()
+        except JournalWriteError as exc:
+            if exc.fatal:
+                raise
+            log.error("journal write failed, will retry: %s", exc.message)
+
+    def send_replies(self) -> None:
+        """Answer the requests whose records are durable; none while the journal lags."""
+        if self.ctx.journal.pending:
+            return
+        for incoming, body in self._outbox:
+            self.server.reply(incoming, body)
+        self._outbox = []
+
+    def run_timers(self) -> None:
+        """Publish the heartbeat status event when it is due."""
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            self.publish_status(DaemonState.RUNNING)
+            self._next_heartbeat = now + HEARTBEAT_INTERVAL
+
+    def publish_status(self, state: DaemonState) -> None:
+        """Publish a DaemonStatus event (also used at start and stop)."""
+        self._event_seq += 1
+        event = DaemonStatus(state=state, pid=self.ctx.process.pid, uptime=self.ctx.uptime())
+        self.server.publish(encode_event(event, self._event_seq, time.time()))
