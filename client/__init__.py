@@ -26,6 +26,7 @@ from batchd.client.errors import (
     DaemonUnreachable,
     InvalidEndpoint,
     TransportError,
+    WaitTimeout,
 )
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ __all__ = [
     "DaemonUnreachable",
     "InvalidEndpoint",
     "TransportError",
+    "WaitTimeout",
 ]
 
 

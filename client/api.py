@@ -7,10 +7,12 @@ errors on the way there are :mod:`batchd.client.errors`.
 
 from __future__ import annotations
 
+import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
+from typing import IO, TypeVar
 
 import zmq
 
@@ -18,6 +20,22 @@ from batchd.client.connection import Connection, ZmqContext, preflight
 from batchd.client.discovery import resolve_endpoint, start_hint
 from batchd.client.errors import DaemonTimeout, DaemonUnreachable
 from batchd.client.subscription import EventSubscription
+from batchd.client.tracking import DEFAULT_POLL_INTERVAL, follow
+from batchd.client.upload import UploadCallback, submit_plan
+from batchd.protocol.batch_messages import (
+    TERMINAL_STATES,
+    BatchProgress,
+    CancelRequest,
+    ListReply,
+    ListRequest,
+    PauseRequest,
+    ProgressRequest,
+    ResumeRequest,
+    RetryRequest,
+    ShowReply,
+    ShowRequest,
+    UploadStatusReply,
+)
 from batchd.protocol.codec import check_version
 from batchd.protocol.endpoints import events_endpoint_for
 from batchd.protocol.messages import (
@@ -25,12 +43,15 @@ from batchd.protocol.messages import (
     HelloRequest,
     PingReply,
     PingRequest,
+    Request,
     StatsReply,
     StatsRequest,
 )
 from batchd.protocol.version import BATCHD_VERSION, PROTOCOL_VERSION
 
 CLIENT_NAME = f"batchctl {BATCHD_VERSION}"
+
+R = TypeVar("R")
 
 
 class Client:
@@ -100,6 +121,105 @@ class Client:
         """The daemon's resource use, journal counters and limits in force."""
         return self._connection.request(StatsRequest(), StatsReply, self._timeout(timeout))
 
+    def submit_plan(
+        self,
+        plan: bytes | IO[bytes],
+        *,
+        name: str = "",
+        dry_run: bool = False,
+        priority: int = 0,
+        cwd: bytes | None = None,
+        on_upload: UploadCallback | None = None,
+    ) -> UploadStatusReply:
+        """Stream a JSON Lines plan to the daemon and return how validation ended.
+
+        The reply's state is ``accepted`` (``batch`` is the new batch's id), ``invalid``
+        (``problems`` by line; nothing runs) or, for a dry run, ``checked`` (``preview``).
+        Relative paths resolve against `cwd` (default: this process's working directory).
+        `on_upload` gets (bytes sent, plan size or -1 when unknown) after each chunk. Each
+        request is bounded by the client's timeout; the whole upload is not.
+        """
+        return submit_plan(
+            self._request,
+            plan,
+            name=name,
+            cwd=os.fsencode(os.getcwd()) if cwd is None else cwd,
+            dry_run=dry_run,
+            priority=priority,
+            on_upload=on_upload,
+        )
+
+    def progress(self, batch: int, timeout: float | None = None) -> BatchProgress:
+        """The batch's progress; raises BatchNotFound for an unknown id."""
+        return self._request(ProgressRequest(batch), BatchProgress, timeout)
+
+    def list_batches(self, all: bool = False, timeout: float | None = None) -> ListReply:
+        """The active batches (pending, running, paused, interrupted), or every batch."""
+        return self._request(ListRequest(all), ListReply, timeout)
+
+    def show(
+        self,
+        batch: int,
+        failed_only: bool = False,
+        offset: int = 0,
+        limit: int = 1000,
+        timeout: float | None = None,
+    ) -> ShowReply:
+        """The batch and one page of its items (``matched`` counts them all)."""
+        return self._request(ShowRequest(batch, failed_only, offset, limit), ShowReply, timeout)
+
+    def pause(self, batch: int, timeout: float | None = None) -> BatchProgress:
+        """Start no more items of the batch; running ones finish."""
+        return self._request(PauseRequest(batch), BatchProgress, timeout)
+
+    def resume(self, batch: int, timeout: float | None = None) -> BatchProgress:
+        """Run a paused or interrupted batch again."""
+        return self._request(ResumeRequest(batch), BatchProgress, timeout)
+
+    def cancel(self, batch: int, timeout: float | None = None) -> BatchProgress:
+        """Stop the batch for good: running items finish, the others are skipped."""
+        return self._request(CancelRequest(batch), BatchProgress, timeout)
+
+    def retry(self, batch: int, timeout: float | None = None) -> BatchProgress:
+        """Run the failed items of an ended batch again."""
+        return self._request(RetryRequest(batch), BatchProgress, timeout)
+
+    def wait(
+        self,
+        batch: int,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+    ) -> BatchProgress:
+        """Block until the batch reaches a terminal state and return its final progress.
+
+        Follows the batch's events, polling ``progress`` when they go quiet; `on_progress`
+        sees every update. Raises WaitTimeout after `timeout` seconds (None: no limit).
+        """
+        last: BatchProgress | None = None
+        for update in self.watch([batch], poll_interval=poll_interval, timeout=timeout):
+            last = update
+            if on_progress is not None:
+                on_progress(update)
+        assert last is not None and last.state in TERMINAL_STATES
+        return last
+
+    def watch(
+        self,
+        batches: Sequence[int] | None = None,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+    ) -> Iterator[BatchProgress]:
+        """Progress updates of `batches` (None: every active batch, also ones that appear
+        while watching) until all of them ended; the first update of each is its current
+        state. Raises WaitTimeout after `timeout` seconds (None: no limit)."""
+        return follow(self, batches, poll_interval=poll_interval, timeout=timeout)
+
+    def batch_events(self, topics: Sequence[str]) -> EventSubscription:
+        """A subscription to batch topics that lasts until closed (used by watch)."""
+        return self.events(topics, timeout=math.inf)
+
     def events(
         self, topics: Sequence[str] = ("",), timeout: float | None = None
     ) -> EventSubscription:
@@ -130,6 +250,9 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _request(self, message: Request, reply_type: type[R], timeout: float | None = None) -> R:
+        return self._connection.request(message, reply_type, self._timeout(timeout))
 
     def _timeout(self, timeout: float | None) -> float:
         if timeout is None:

@@ -1,49 +1,79 @@
 """``batchctl``: the command-line client of batchd.
 
-    batchctl [--runtime-dir DIR | --endpoint URL] [--timeout S] [--json] COMMAND
+    batchctl [--runtime-dir DIR | --endpoint URL] [--timeout S] [--json] COMMAND [ARGS]
 
-Commands: ``ping`` (daemon and protocol versions, pid, uptime, whether its last stop was clean)
-and ``stats`` (the daemon's pid, rss, cpu, uptime, journal counters, limits in force). Global
-options may also follow the command (``batchctl ping --json``).
+Commands: ``ping`` and ``stats`` (here); ``submit`` and the plan builders ``move``, ``copy``,
+``rename``, ``delete``, ``mkdir``, ``transform``, ``checksum`` (:mod:`batchd.client.cli_submit`);
+``progress``, ``watch``, ``wait``, ``list``, ``show``, ``pause``, ``resume``, ``cancel``,
+``retry`` (:mod:`batchd.client.cli_batches`). Global options may also follow the command
+(``batchctl ping --json``). docs/cli.md describes every command and its output.
 
-Output: aligned ``key: value`` lines; with ``--json`` stdout is exactly one JSON document with
-the reply's fields. On failure stdout stays empty and stderr gets one line ``batchctl: ...``.
+Output: aligned ``key: value`` lines, tables, or live bars on a terminal; with ``--json``
+stdout is exactly one JSON document (JSON Lines for ``watch``). On failure stdout stays empty
+and stderr gets one line ``batchctl: ...``.
 
 Exit status (contract):
     0  success
-    1  the operation failed: the daemon answered with an error, or it speaks another
-       protocol version (the message names both versions), or its reply was unreadable
+    1  the operation failed: the daemon answered with an error, the plan is invalid, the
+       batch (``wait``, ``--wait``, ``--watch``) ended with failed items or was cancelled, the
+       daemon speaks another protocol version, or its reply was unreadable
     2  usage error: bad options or arguments, or an --endpoint ZeroMQ cannot use
     3  daemon not reachable within --timeout: the message names the endpoint and says how
        to start the daemon
   130  interrupted (Ctrl-C)
 
-Only argparse is imported up front; the client (zmq, msgpack) is imported when a command runs,
-which keeps ``batchctl --help`` quick.
+Only argparse is imported up front; the client (zmq, msgpack) is imported when a command runs
+and rich only when a progress bar is drawn, which keeps ``batchctl --help`` quick.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from batchd.client import cli_batches, cli_submit
+from batchd.client.cli_command import Command, CommandFailed, UsageError
+from batchd.client.output import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    Output,
+    OutputClosed,
+)
 from batchd.protocol.version import BATCHD_VERSION, PROTOCOL_VERSION
 
 if TYPE_CHECKING:
     from batchd.client.api import Client
     from batchd.client.render import Rows
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-EXIT_INTERRUPTED = 130
+__all__ = [
+    "COMMANDS",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+]
 
-CommandRun = Callable[["Client"], tuple[object, "Rows"]]
+
+def _reply_command(summary: str, ask: Callable[[Client], tuple[object, Rows]]) -> Command:
+    """A command that prints one reply: aligned rows, or the reply as JSON."""
+
+    def run(client: Client, args: argparse.Namespace, out: Output) -> int:
+        from batchd.client.render import aligned, json_document
+
+        reply, rows = ask(client)
+        out.emit(json_document(reply) if out.json else aligned(rows))
+        return EXIT_OK
+
+    return Command(summary, run)
 
 
 def _ping(client: Client) -> tuple[object, Rows]:
@@ -60,9 +90,11 @@ def _stats(client: Client) -> tuple[object, Rows]:
     return reply, stats_rows(reply)
 
 
-COMMANDS: dict[str, tuple[str, CommandRun]] = {
-    "ping": ("daemon and protocol versions, pid, uptime, last stop", _ping),
-    "stats": ("daemon pid, rss, cpu, uptime, journal counters, limits", _stats),
+COMMANDS: dict[str, Command] = {
+    "ping": _reply_command("daemon and protocol versions, pid, uptime, last stop", _ping),
+    "stats": _reply_command("daemon pid, rss, cpu, uptime, journal counters, limits", _stats),
+    **cli_submit.COMMANDS,
+    **cli_batches.COMMANDS,
 }
 
 
@@ -122,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_global_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (summary, _) in COMMANDS.items():
-        sub = commands.add_parser(name, help=summary, description=summary)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.summary, description=command.summary)
+        command.configure(sub)
         _add_global_options(sub, defaults=False)
     return parser
 
@@ -137,44 +170,50 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("argument --endpoint: not allowed with argument --runtime-dir")
     except SystemExit as exc:  # argparse exits for --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    out = Output(args.json)
     try:
-        return _run(args)
+        return _run(COMMANDS[args.command], args, out)
     except KeyboardInterrupt:
-        _fail("interrupted")
+        out.fail("interrupted")
         return EXIT_INTERRUPTED
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(command: Command, args: argparse.Namespace, out: Output) -> int:
+    try:
+        if command.prepare is not None:
+            command.prepare(args)
+    except UsageError as exc:
+        out.fail(str(exc))
+        return EXIT_USAGE
+    except CommandFailed as exc:
+        out.fail(str(exc))
+        return EXIT_FAILED
+
     from batchd.client.api import Client
     from batchd.client.errors import DaemonUnreachable, InvalidEndpoint
-    from batchd.client.render import aligned, json_document
     from batchd.protocol.errors import BatchdError
 
-    run = COMMANDS[args.command][1]
     try:
         with Client.connect(args.endpoint, runtime_dir=args.runtime_dir, timeout=args.timeout) as c:
-            reply, rows = run(c)
+            return command.run(c, args, out)
     except DaemonUnreachable as exc:
-        _fail(exc.message)
+        out.fail(exc.message)
         return EXIT_UNREACHABLE
     except InvalidEndpoint as exc:
-        _fail(exc.message)
+        out.fail(exc.message)
         return EXIT_USAGE
     except BatchdError as exc:
-        _fail(exc.message)
+        out.fail(exc.message)
         return EXIT_FAILED
-    return _emit(json_document(reply) if args.json else aligned(rows))
-
-
-def _emit(text: str) -> int:
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        # The reader went away (`batchctl stats | head -1`); silence the flush at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OutputClosed:
         return EXIT_FAILED
-    return EXIT_OK
+    finally:
+        _release(args)
 
 
-def _fail(message: str) -> None:
-    print(f"batchctl: {' '.join(message.split())}", file=sys.stderr)
+def _release(args: argparse.Namespace) -> None:
+    """Close a plan file a command opened in its prepare step."""
+    plan = getattr(args, "plan", None)
+    close = getattr(plan, "close", None)
+    if close is not None and plan is not sys.stdin.buffer:
+        close()

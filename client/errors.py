@@ -13,7 +13,9 @@ Errors the daemon sends come back as the classes of :mod:`batchd.protocol.errors
         │   └── DaemonTimeout        a daemon that answered the handshake did not answer a
         │                            later request within the timeout
         ├── TransportError           ZeroMQ failed while sending or receiving
-        └── ClientClosed             a request on a Client after ``close()``
+        ├── ClientClosed             a request on a Client after ``close()``
+        └── WaitTimeout              ``Client.wait``/``watch`` with a timeout: the batch did
+                                     not end in time (it goes on in the daemon)
 
 A script that only cares whether it reached a daemon catches ``DaemonUnreachable``; one that
 wants everything the client can raise catches ``BatchdError``.
@@ -50,3 +52,7 @@ class TransportError(ClientError):
 
 class ClientClosed(ClientError):
     """Raised when a request is made on a Client that was closed."""
+
+
+class WaitTimeout(ClientError):
+    """Raised when a batch did not end within the timeout given to wait() or watch()."""

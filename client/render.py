@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import enum
 import json
+import re
 from collections.abc import Mapping, Sequence
 
 from batchd.protocol.messages import PingReply, StatsReply
@@ -35,7 +36,24 @@ def to_jsonable(value: object) -> object:
 
 def json_document(reply: object) -> str:
     """The reply as exactly one JSON document (no trailing newline)."""
-    return json.dumps(to_jsonable(reply), indent=2, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(to_jsonable(reply), indent=2, ensure_ascii=False, allow_nan=False)
+    return escape_surrogates(text)
+
+
+def json_line(reply: object) -> str:
+    """The reply as one compact JSON document on one line, for JSON Lines streams."""
+    text = json.dumps(to_jsonable(reply), ensure_ascii=False, allow_nan=False)
+    return escape_surrogates(text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """Write lone surrogates (file-name bytes that are not UTF-8, as ``os.fsdecode`` keeps
+    them) as JSON ``\\udcXX`` escapes: they can only occur inside JSON strings, and a raw
+    surrogate cannot be written as UTF-8."""
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
 
 
 def aligned(rows: Sequence[tuple[str, str]]) -> str:

@@ -50,6 +50,20 @@ class EventSubscription:
         """Unsubscribe and close the socket."""
         self._socket.close(linger=0)
 
+    def receive(self, timeout: float) -> EventFrame | None:
+        """The next event within `timeout` seconds (and the subscription's deadline), or
+        None when none came; a closed subscription returns None at once."""
+        if self.closed:
+            return None
+        limit = time.monotonic() + max(0.0, timeout)
+        if self._deadline is not None:
+            limit = min(limit, self._deadline)
+        with translate_zmq_errors(self.endpoint, "receiving events from"):
+            if not self._socket.poll(remaining_ms(limit), zmq.POLLIN):
+                return None
+            frames = self._socket.recv_multipart(flags=zmq.NOBLOCK)
+        return decode_event(frames)
+
     def __iter__(self) -> EventSubscription:
         return self
 

@@ -13,6 +13,10 @@ from contextlib import ExitStack
 
 import zmq
 
+from batchd.daemon.batches.engine import BatchEngine, EngineSettings
+from batchd.daemon.batches.registry import BatchRegistry
+from batchd.daemon.batches.retry import RetryPolicy
+from batchd.daemon.batches.uploads import Uploads
 from batchd.daemon.config import Config
 from batchd.daemon.context import DaemonContext
 from batchd.daemon.journal import Journal
@@ -21,6 +25,7 @@ from batchd.daemon.journal.recovery import recover
 from batchd.daemon.lock import PidLock
 from batchd.daemon.loop import MainLoop
 from batchd.daemon.paths import DaemonPaths, ensure_private_dir
+from batchd.daemon.pool.supervisor import WorkerPool
 from batchd.daemon.server import ControlServer
 from batchd.daemon.signals import StopSignals
 from batchd.protocol.events import DaemonState
@@ -60,6 +65,8 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
         cleanup.callback(zmq_context.term)
         server = ControlServer(zmq_context, paths.control_endpoint, paths.events_endpoint)
         cleanup.callback(server.close)
+        engine = _start_engine(config, paths, journal, server)
+        ctx.batch_engine = engine
         server.bind()
         log.info(
             "batchd %s ready (pid %d): control %s, events %s, state %s, %d workers",
@@ -71,15 +78,44 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
             config.max_workers,
         )
 
-        loop = MainLoop(ctx, server, signals)
+        loop = MainLoop(ctx, server, signals, engine)
         loop.publish_status(DaemonState.RUNNING)
         loop.run()
 
         loop.publish_status(DaemonState.STOPPING)
+        engine.shutdown(config.shutdown_grace)
+        ctx.batch_engine = None
         journal.append(DaemonStopped(time=time.time(), clean=True))
         journal.commit()
         log.info("stopped cleanly after %s", signals.signal_name or "a stop request")
     return 0
+
+
+def _start_engine(
+    config: Config, paths: DaemonPaths, journal: Journal, server: ControlServer
+) -> BatchEngine:
+    """The batch engine with its uploads, registry and worker pool (workers start now)."""
+    uploads = Uploads(paths.state_dir)
+    registry = BatchRegistry(uploads.batches_dir)
+    pool = WorkerPool(
+        config.max_workers,
+        state_dir=paths.state_dir,
+        enable_rollback=config.enable_rollback,
+        recycle_after=config.worker_recycle_after,
+    )
+    settings = EngineSettings(
+        workers=config.max_workers,
+        item_timeout=config.item_timeout,
+        retry=RetryPolicy(config.max_retries, config.retry_backoff, config.retry_backoff_max),
+    )
+    return BatchEngine(
+        registry=registry,
+        uploads=uploads,
+        executor=pool,
+        journal=journal,
+        settings=settings,
+        publish=server.publish,
+    )
 
 
 def _describe_last_stop(clean: bool | None) -> str:

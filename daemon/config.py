@@ -28,6 +28,12 @@ class Config:
     enable_checkpoint: bool = True
     enable_rollback: bool = True
     log_level: str = "info"
+    max_retries: int = 3
+    retry_backoff: float = 1.0
+    retry_backoff_max: float = 60.0
+    item_timeout: float = 3600.0
+    worker_recycle_after: int = 10_000
+    shutdown_grace: float = 10.0
 
 
 def default_config() -> Config:
@@ -45,6 +51,23 @@ def _check_bool(value: object) -> str | None:
     return None if isinstance(value, bool) else "true or false"
 
 
+def _int_range(low: int, high: int) -> Callable[[object], str | None]:
+    def check(value: object) -> str | None:
+        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        return None if ok else f"an integer from {low} to {high}"
+
+    return check
+
+
+def _seconds(low: float, high: float) -> Callable[[object], str | None]:
+    def check(value: object) -> str | None:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = number and low < float(value) <= high  # type: ignore[arg-type]
+        return None if ok else f"a number of seconds above {low:g} and at most {high:g}"
+
+    return check
+
+
 def _check_log_level(value: object) -> str | None:
     return None if value in LOG_LEVELS else "one of " + ", ".join(f'"{v}"' for v in LOG_LEVELS)
 
@@ -55,6 +78,12 @@ _CHECKS: Final[Mapping[str, Callable[[object], str | None]]] = {
     "enable_checkpoint": _check_bool,
     "enable_rollback": _check_bool,
     "log_level": _check_log_level,
+    "max_retries": _int_range(0, 100),
+    "retry_backoff": _seconds(0, 3600),
+    "retry_backoff_max": _seconds(0, 86400),
+    "item_timeout": _seconds(0, 7 * 86400),
+    "worker_recycle_after": _int_range(1, 10**9),
+    "shutdown_grace": _seconds(0, 3600),
 }
 assert set(_CHECKS) == {f.name for f in fields(Config)}
 
@@ -70,7 +99,8 @@ def parse_config(data: Mapping[str, object], source: str, base: Config) -> Confi
         accepted = check(value)
         if accepted is not None:
             raise ConfigError(f"{source}: key {key!r} must be {accepted}, got {value!r}")
-        changes[key] = value
+        # TOML writes whole seconds as integers; keep the fields' declared float type.
+        changes[key] = float(value) if isinstance(getattr(base, key), float) else value  # type: ignore[arg-type]
     return replace(base, **changes)  # type: ignore[arg-type]
 
 

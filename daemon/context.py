@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from batchd.daemon.batches.engine import BatchEngine
 from batchd.daemon.config import Config
 from batchd.daemon.journal import Journal
 from batchd.daemon.journal.recovery import DaemonHistory
 from batchd.daemon.paths import DaemonPaths
+from batchd.protocol.errors import Unavailable
 
 
 @dataclass
@@ -24,6 +26,15 @@ class DaemonContext:
     started_at: float = field(default_factory=time.time)
     started_monotonic: float = field(default_factory=time.monotonic)
     process: psutil.Process = field(default_factory=psutil.Process)
+    batch_engine: BatchEngine | None = None
+    worker_processes: dict[int, psutil.Process] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> BatchEngine:
+        """The batch engine; absent only in a daemon still starting or stopping."""
+        if self.batch_engine is None:
+            raise Unavailable("the daemon is not running batches right now; retry shortly")
+        return self.batch_engine
 
     def uptime(self) -> float:
         """Seconds since start, from the monotonic clock (immune to clock jumps)."""

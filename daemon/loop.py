@@ -1,7 +1,8 @@
 """The daemon's main loop: one short list of named steps, repeated until a stop signal.
 
 Replies wait for the journal: every record appended while handling requests is made durable by
-``commit_journal`` (one group commit) before ``send_replies`` answers anyone.
+``commit_journal`` (one group commit) before ``send_replies`` answers anyone. Batch work
+(validations, worker outcomes, dispatch, progress events) is done by the batch engine's steps.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Final
 
 import zmq
 
+from batchd.daemon.batches.engine import BatchEngine
 from batchd.daemon.context import DaemonContext
 from batchd.daemon.dispatch import dispatch
 from batchd.daemon.journal import JournalWriteError
 from batchd.daemon.server import ControlServer, Incoming
 from batchd.daemon.signals import StopSignals
-from batchd.protocol.codec import encode_event
 from batchd.protocol.events import DaemonState, DaemonStatus
 
 log = logging.getLogger(__name__)
@@ -28,40 +29,54 @@ MAX_POLL_WAIT: Final = 1.0
 
 
 class MainLoop:
-    """Serves requests and runs timers on the calling thread until a stop is requested."""
+    """Serves requests, runs batches and timers on the calling thread until a stop request."""
 
-    def __init__(self, ctx: DaemonContext, server: ControlServer, signals: StopSignals):
+    def __init__(
+        self, ctx: DaemonContext, server: ControlServer, signals: StopSignals, engine: BatchEngine
+    ) -> None:
         self.ctx = ctx
         self.server = server
         self.signals = signals
+        self.engine = engine
         self._poller = zmq.Poller()
         self._poller.register(server.control, zmq.POLLIN)
         self._poller.register(server.events, zmq.POLLIN)
         self._poller.register(signals.wakeup_fd, zmq.POLLIN)
+        self._engine_fds: set[int] = set()
         self._incoming: list[Incoming] = []
         self._outbox: list[tuple[Incoming, bytes]] = []
+        self._subscriptions: list[str] = []
         self._next_heartbeat = time.monotonic()
-        self._event_seq = 0
 
     def run(self) -> None:
         """Loop until SIGTERM/SIGINT; the caller then shuts down."""
         while not self.signals.requested:
             self.poll_sockets()
             self.handle_commands()
+            now = time.monotonic()
+            self.engine.reap_validations(now, time.time())
+            self.engine.collect_outcomes(now)
             self.commit_journal()
             self.send_replies()
+            self.engine.dispatch_ready(time.monotonic())
+            self.engine.publish_events(time.monotonic(), time.time(), self._take_subscriptions())
             self.run_timers()
 
     def poll_sockets(self) -> None:
-        """Wait for a request, a signal or the next timer, then take waiting requests."""
-        wait = min(MAX_POLL_WAIT, max(0.0, self._next_heartbeat - time.monotonic()))
-        ready = dict(self._poller.poll(int(wait * 1000)))
+        """Wait for a request, a signal, a worker or validator, or the next deadline."""
+        self._watch_engine_fds()
+        now = time.monotonic()
+        deadline = min(self._next_heartbeat, now + MAX_POLL_WAIT)
+        engine_deadline = self.engine.next_deadline()
+        if engine_deadline is not None:
+            deadline = min(deadline, engine_deadline)
+        ready = dict(self._poller.poll(max(0, int((deadline - now) * 1000))))
         if self.signals.wakeup_fd in ready:
             self.signals.drain()
         if self.server.control in ready:
             self._incoming = self.server.receive(REQUESTS_PER_TURN)
-        if self.server.events in ready and self.server.new_subscriptions(REQUESTS_PER_TURN):
-            self._next_heartbeat = 0.0  # a late subscriber gets the current state now
+        if self.server.events in ready:
+            self._subscriptions += self.server.new_subscriptions(REQUESTS_PER_TURN)
 
     def handle_commands(self) -> None:
         """Turn each received request into a reply held in the outbox."""
@@ -101,6 +116,19 @@ class MainLoop:
 
     def publish_status(self, state: DaemonState) -> None:
         """Publish a DaemonStatus event (also used at start and stop)."""
-        self._event_seq += 1
-        event = DaemonStatus(state=state, pid=self.ctx.process.pid, uptime=self.ctx.uptime())
-        self.server.publish(encode_event(event, self._event_seq, time.time()))
+        status = DaemonStatus(state=state, pid=self.ctx.process.pid, uptime=self.ctx.uptime())
+        self.server.publish(status)
+
+    def _take_subscriptions(self) -> list[str]:
+        topics, self._subscriptions = self._subscriptions, []
+        if any(t == "" or t.startswith("daemon") for t in topics):
+            self._next_heartbeat = 0.0  # a late subscriber gets the daemon's state now
+        return topics
+
+    def _watch_engine_fds(self) -> None:
+        current = set(self.engine.fds())
+        for fd in self._engine_fds - current:
+            self._poller.unregister(fd)
+        for fd in current - self._engine_fds:
+            self._poller.register(fd, zmq.POLLIN)
+        self._engine_fds = current

@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Final
 
 import zmq
 
-from batchd.protocol.codec import MAX_MESSAGE_BYTES
+from batchd.protocol.codec import MAX_MESSAGE_BYTES, encode_event
+from batchd.protocol.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class ControlServer:
         # XPUB, not PUB: it tells us when someone subscribes, so a late subscriber can be sent
         # the current state at once instead of waiting for the next heartbeat.
         self.events: zmq.Socket[bytes] = context.socket(zmq.XPUB)
+        self._event_seq = 0
 
     def bind(self) -> None:
         """Bind both sockets; ipc socket files get mode 0600 (the directory is 0700 too)."""
@@ -99,8 +102,11 @@ class ControlServer:
         except zmq.Again:
             log.warning("dropped a reply: the client is not reading its socket")
 
-    def publish(self, frames: list[bytes]) -> None:
-        """Publish an event; slow subscribers lose events rather than block the daemon."""
+    def publish(self, event: Event) -> None:
+        """Publish an event with the next sequence number; slow subscribers lose events
+        rather than block the daemon."""
+        self._event_seq += 1
+        frames = encode_event(event, self._event_seq, time.time())
         with contextlib.suppress(zmq.Again):
             self.events.send_multipart(frames, zmq.NOBLOCK)
 

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar
 
+from batchd.protocol.batch_messages import BatchProgress, ItemState
+
 DAEMON_TOPIC = "daemon"
+BATCH_TOPIC_PREFIX = "batch."
 
 
 class DaemonState(enum.Enum):
@@ -37,6 +40,53 @@ class DaemonStatus:
         return DAEMON_TOPIC
 
 
-Event = DaemonStatus
+def batch_topic(batch: int) -> str:
+    """The topic of one batch's events; subscribe to ``batch.`` for every batch."""
+    return f"{BATCH_TOPIC_PREFIX}{batch}"
 
-EVENTS: Mapping[str, type[Event]] = MappingProxyType({DaemonStatus.TYPE: DaemonStatus})
+
+@dataclass(frozen=True, slots=True)
+class BatchProgressEvent:
+    """A batch's progress: on every state change, and at most a few times a second while it
+    runs (rate-limited so a fast batch does not flood subscribers)."""
+
+    TYPE: ClassVar[str] = "batch.progress"
+    progress: BatchProgress
+
+    @property
+    def topic(self) -> str:
+        """The topic this event is published under."""
+        return batch_topic(self.progress.id)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    """One item that finished, failed or was scheduled for a retry."""
+
+    index: int
+    line: int
+    state: ItemState
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItemsEvent:
+    """Item-level changes of a batch since the previous such event; ``dropped`` counts the
+    changes left out to keep the event small (progress counters stay exact)."""
+
+    TYPE: ClassVar[str] = "batch.items"
+    batch: int
+    items: tuple[ItemChange, ...]
+    dropped: int
+
+    @property
+    def topic(self) -> str:
+        """The topic this event is published under."""
+        return batch_topic(self.batch)
+
+
+Event = DaemonStatus | BatchProgressEvent | BatchItemsEvent
+
+EVENTS: Mapping[str, type[Event]] = MappingProxyType(
+    {cls.TYPE: cls for cls in (DaemonStatus, BatchProgressEvent, BatchItemsEvent)}
+)

@@ -11,6 +11,26 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
+from batchd.protocol.batch_messages import (
+    BatchProgress,
+    CancelRequest,
+    ListReply,
+    ListRequest,
+    PauseRequest,
+    ProgressRequest,
+    ResumeRequest,
+    RetryRequest,
+    ShowReply,
+    ShowRequest,
+    SubmitBeginReply,
+    SubmitBeginRequest,
+    SubmitChunkReply,
+    SubmitChunkRequest,
+    SubmitEndRequest,
+    UploadStatusReply,
+    UploadStatusRequest,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class HelloRequest:
@@ -126,7 +146,43 @@ COMMANDS: Mapping[str, Command] = _table(
     (HelloRequest, HelloReply),
     (PingRequest, PingReply),
     (StatsRequest, StatsReply),
+    (SubmitBeginRequest, SubmitBeginReply),
+    (SubmitChunkRequest, SubmitChunkReply),
+    (SubmitEndRequest, UploadStatusReply),
+    (UploadStatusRequest, UploadStatusReply),
+    (ProgressRequest, BatchProgress),
+    (ListRequest, ListReply),
+    (ShowRequest, ShowReply),
+    (PauseRequest, BatchProgress),
+    (ResumeRequest, BatchProgress),
+    (CancelRequest, BatchProgress),
+    (RetryRequest, BatchProgress),
 )
 
-Request = HelloRequest | PingRequest | StatsRequest
-Reply = HelloReply | PingReply | StatsReply
+Request = (
+    HelloRequest
+    | PingRequest
+    | StatsRequest
+    | SubmitBeginRequest
+    | SubmitChunkRequest
+    | SubmitEndRequest
+    | UploadStatusRequest
+    | ProgressRequest
+    | ListRequest
+    | ShowRequest
+    | PauseRequest
+    | ResumeRequest
+    | CancelRequest
+    | RetryRequest
+)
+Reply = (
+    HelloReply
+    | PingReply
+    | StatsReply
+    | SubmitBeginReply
+    | SubmitChunkReply
+    | UploadStatusReply
+    | BatchProgress
+    | ListReply
+    | ShowReply
+)

@@ -10,8 +10,36 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from batchd.daemon.commands import hello, ping, stats
+from batchd.daemon.commands import (
+    cancel,
+    hello,
+    list_batches,
+    pause,
+    ping,
+    progress,
+    resume,
+    retry,
+    show,
+    stats,
+    submit_begin,
+    submit_chunk,
+    submit_end,
+    upload_status,
+)
 from batchd.daemon.context import DaemonContext
+from batchd.protocol.batch_messages import (
+    CancelRequest,
+    ListRequest,
+    PauseRequest,
+    ProgressRequest,
+    ResumeRequest,
+    RetryRequest,
+    ShowRequest,
+    SubmitBeginRequest,
+    SubmitChunkRequest,
+    SubmitEndRequest,
+    UploadStatusRequest,
+)
 from batchd.protocol.messages import HelloRequest, PingRequest, Reply, StatsRequest
 
 Handler = Callable[[DaemonContext, Any], Reply]
@@ -20,4 +48,15 @@ HANDLERS: Mapping[type, Handler] = {
     HelloRequest: hello.handle,
     PingRequest: ping.handle,
     StatsRequest: stats.handle,
+    SubmitBeginRequest: submit_begin.handle,
+    SubmitChunkRequest: submit_chunk.handle,
+    SubmitEndRequest: submit_end.handle,
+    UploadStatusRequest: upload_status.handle,
+    ProgressRequest: progress.handle,
+    ListRequest: list_batches.handle,
+    ShowRequest: show.handle,
+    PauseRequest: pause.handle,
+    ResumeRequest: resume.handle,
+    CancelRequest: cancel.handle,
+    RetryRequest: retry.handle,
 }

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import os
 
+import psutil
+
 from batchd.daemon.context import DaemonContext
-from batchd.protocol.messages import JournalStats, LimitsInForce, StatsReply, StatsRequest
+from batchd.protocol.messages import (
+    JournalStats,
+    LimitsInForce,
+    StatsReply,
+    StatsRequest,
+    WorkerStats,
+)
 
 
 def handle(ctx: DaemonContext, request: StatsRequest) -> StatsReply:
@@ -40,4 +48,25 @@ def handle(ctx: DaemonContext, request: StatsRequest) -> StatsReply:
             enable_checkpoint=ctx.config.enable_checkpoint,
             enable_rollback=ctx.config.enable_rollback,
         ),
+        workers=_workers(ctx),
     )
+
+
+def _workers(ctx: DaemonContext) -> tuple[WorkerStats, ...]:
+    """Each worker's state with its CPU use since the previous ``stats`` and its RSS."""
+    if ctx.batch_engine is None:
+        return ()
+    seen: dict[int, psutil.Process] = {}
+    stats = []
+    for worker in ctx.batch_engine.executor.workers():
+        process = ctx.worker_processes.get(worker.pid)
+        try:
+            if process is None:
+                process = psutil.Process(worker.pid)
+            cpu, rss = process.cpu_percent(interval=None), process.memory_info().rss
+        except psutil.Error:
+            continue  # it just exited; the next stats shows its replacement
+        seen[worker.pid] = process
+        stats.append(WorkerStats(worker.pid, worker.state.value, cpu, rss))
+    ctx.worker_processes = seen
+    return tuple(stats)

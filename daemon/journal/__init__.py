@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 from typing import Final, TypeVar
@@ -26,7 +27,7 @@ from batchd.daemon.journal.errors import (
 )
 from batchd.daemon.journal.format import FORMAT_VERSION
 from batchd.daemon.journal.reader import JournalScan, ScanResult
-from batchd.daemon.journal.records import JournalRecord, decode_record, encode_record
+from batchd.daemon.journal.records import JournalRecord, decode_records, encode_record
 from batchd.daemon.journal.segment import create_segment, remove_temporaries
 from batchd.daemon.journal.syscalls import (
     CountingSyscalls,
@@ -108,17 +109,16 @@ class Journal:
             directory.mkdir(mode=0o700, parents=True)
             fsync_dir(counting, directory.parent)
         remove_temporaries(directory, counting)
-        scan = JournalScan(directory, counting, decode_record)
-        records = iter(scan)
+        scan = JournalScan(directory, counting, decode_records)
+        blocks = scan.blocks()
+        records = chain.from_iterable(blocks)
         try:
             state = fold(records)
             # A fold may stop early; the rest must still be verified and the tail repaired.
-            for _ in records:
+            for _ in blocks:
                 pass
         finally:
-            close = getattr(records, "close", None)
-            if close is not None:
-                close()
+            blocks.close()
         found = scan.result
         segment = create_segment(directory, found.next_segment, found.next_lsn, counting)
         writer = GroupCommitWriter(directory, segment, counting, segment_limit)

@@ -1,27 +1,31 @@
-"""On-disk layout of journal segments and record frames (docs/journal-format.md).
+"""On-disk layout of journal segments and blocks (docs/journal-format.md).
 
-All integers are little-endian. A segment is a 36-byte header followed by frames::
+All integers are little-endian. A segment is a 36-byte header followed by blocks; each commit
+group is written as one block (several above :data:`BLOCK_TARGET` bytes)::
 
-    segment header                         record frame
-    0   8s  SEGMENT_MAGIC                  0   4s  FRAME_MAGIC
+    segment header                         block
+    0   8s  SEGMENT_MAGIC                  0   4s  BLOCK_MAGIC
     8   u16 format version                 4   u32 crc32(bytes 8..end, seed = segment salt)
-    10  u16 flags (0)                      8   u32 payload length (<= MAX_PAYLOAD)
-    12  u32 salt (random per segment)      12  u32 index of the record in its commit group
-    16  u64 segment number                  16  u64 LSN
-    24  u64 first LSN of the segment       24  ... msgpack payload
-    32  u32 crc32(bytes 0..32)
+    10  u16 flags (0)                      8   u32 payload length n (<= MAX_PAYLOAD)
+    12  u32 salt (random per segment)      12  u32 record count (>= 1, <= n)
+    16  u64 segment number                 16  u64 LSN of the block's first record
+    24  u64 first LSN of the segment       24  u32 records of its group before this block
+    32  u32 crc32(bytes 0..32)             28  u32 flags (BLOCK_LAST: last block of its group)
+                                           32  n bytes: the records' msgpack payloads, joined
 
-The frame checksum covers every frame byte after itself, so one ``zlib.crc32`` call over one
-contiguous slice verifies length, group index, LSN and payload. Seeding it with the segment
-salt makes a stale frame left over from another segment fail verification.
+The block checksum covers every block byte after itself, so one ``zlib.crc32`` call over one
+contiguous slice verifies the header fields and every payload. Seeding it with the segment
+salt makes a stale block left over from another segment fail verification.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Final
 
 FORMAT_VERSION: Final = 1
@@ -32,21 +36,30 @@ READABLE_VERSIONS: Final = frozenset({1})
 
 SEGMENT_MAGIC: Final = b"\x89BDJ\r\n\x1a\n"
 # 0xc1 is the one byte msgpack never uses as a type marker, so a payload rarely imitates it.
-FRAME_MAGIC: Final = b"\xc1BJR"
+BLOCK_MAGIC: Final = b"\xc1BJB"
 
 MAX_PAYLOAD: Final = 16 * 1024 * 1024
-"""Largest record payload; a bigger length field marks a bad frame without reading further."""
+"""Largest record payload and largest block payload; a bigger length marks a bad block."""
+
+BLOCK_TARGET: Final = 32 * 1024
+"""A block takes records while its payload stays within this size (at least one record).
+
+Small enough that a block's bytes stay in the CPU cache from the checksum through the copy
+into the unpacker to the decoded records (measured: replay of 1 MiB blocks is ~30% slower)."""
+
+BLOCK_LAST: Final = 1
+"""Block flag: this block is the last one of its commit group."""
 
 SEGMENT_HEADER: Final = struct.Struct("<8sHHIQQ")
 SEGMENT_CRC: Final = struct.Struct("<I")
 HEADER_SIZE: Final = SEGMENT_HEADER.size + SEGMENT_CRC.size
 
-FRAME_HEADER: Final = struct.Struct("<4sIIIQ")
-FRAME_BODY: Final = struct.Struct("<IIQ")
-"""The checksummed part of a frame header: length, group index, LSN."""
-FRAME_HEADER_SIZE: Final = FRAME_HEADER.size
+BLOCK_HEADER: Final = struct.Struct("<4sIIIQII")
+BLOCK_BODY: Final = struct.Struct("<IIQII")
+"""The checksummed part of a block header: length, count, first LSN, group offset, flags."""
+BLOCK_HEADER_SIZE: Final = BLOCK_HEADER.size
 CRC_START: Final = 8
-"""Offset inside a frame where the checksummed bytes begin."""
+"""Offset inside a block where the checksummed bytes begin."""
 
 _MAGIC_AND_CRC: Final = struct.Struct("<4sI")
 
@@ -59,12 +72,13 @@ class PayloadError(ValueError):
     """A checksum-valid payload that is not a record this build knows.
 
     ``unsupported`` is True when the payload looks like a newer format (an unknown record
-    type) rather than a malformed one.
+    type) rather than a malformed one; ``index`` is the record's position in its block.
     """
 
-    def __init__(self, message: str, *, unsupported: bool) -> None:
+    def __init__(self, message: str, *, unsupported: bool, index: int = 0) -> None:
         super().__init__(message)
         self.unsupported = unsupported
+        self.index = index
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +92,20 @@ class SegmentHeader:
 
 
 @dataclass(frozen=True, slots=True)
-class Frame:
-    """One decoded record frame (used by tests and tools; the reader has its own hot loop)."""
+class Block:
+    """One verified block (used by tests, tools and the corrupt-middle search)."""
 
-    lsn: int
-    group_index: int
+    first_lsn: int
+    count: int
+    group_offset: int
+    last: bool
     payload: bytes
     size: int
+
+    @property
+    def group_lsn(self) -> int:
+        """LSN of the first record of the block's commit group."""
+        return self.first_lsn - self.group_offset
 
 
 def encode_header(number: int, salt: int, first_lsn: int, version: int = FORMAT_VERSION) -> bytes:
@@ -110,34 +131,80 @@ def decode_header(data: bytes | memoryview) -> SegmentHeader:
     return SegmentHeader(version=version, salt=salt, number=number, first_lsn=first_lsn)
 
 
-def encode_frame(payload: bytes, lsn: int, group_index: int, salt: int) -> bytes:
-    """Encode one record frame."""
-    body = FRAME_BODY.pack(len(payload), group_index, lsn)
+def encode_block(
+    payload: bytes, *, count: int, first_lsn: int, group_offset: int, last: bool, salt: int
+) -> bytes:
+    """Encode one block around ``payload``, the joined msgpack payloads of ``count`` records."""
+    body = BLOCK_BODY.pack(len(payload), count, first_lsn, group_offset, BLOCK_LAST if last else 0)
     crc = zlib.crc32(payload, zlib.crc32(body, salt))
-    return _MAGIC_AND_CRC.pack(FRAME_MAGIC, crc) + body + payload
+    return _MAGIC_AND_CRC.pack(BLOCK_MAGIC, crc) + body + payload
 
 
-def encode_group(payloads: Sequence[bytes], first_lsn: int, salt: int) -> bytes:
-    """Encode the frames of one commit group, joined for a single write."""
-    pack_body = FRAME_BODY.pack
-    pack_head = _MAGIC_AND_CRC.pack
-    crc32 = zlib.crc32
-    parts: list[bytes] = []
-    for index, payload in enumerate(payloads):
-        body = pack_body(len(payload), index, first_lsn + index)
-        parts += (pack_head(FRAME_MAGIC, crc32(payload, crc32(body, salt))), body, payload)
-    return b"".join(parts)
+def encode_group(
+    payloads: Sequence[bytes], first_lsn: int, salt: int, block_target: int = BLOCK_TARGET
+) -> bytes:
+    """Encode one commit group (at least one record) as blocks, joined for a single write.
+
+    Each block takes the next records while its payload stays within ``block_target`` bytes,
+    and always at least one record.
+    """
+    if not payloads:
+        raise ValueError("a commit group holds at least one record")
+    ends = list(accumulate(map(len, payloads)))
+    if ends[-1] <= block_target:
+        # The common case: the whole group is one block.
+        return encode_block(
+            b"".join(payloads),
+            count=len(payloads),
+            first_lsn=first_lsn,
+            group_offset=0,
+            last=True,
+            salt=salt,
+        )
+    blocks: list[bytes] = []
+    start = base = 0
+    while start < len(payloads):
+        stop = max(bisect_right(ends, base + block_target, lo=start), start + 1)
+        last = stop == len(payloads)
+        joined = b"".join(payloads[start:stop])
+        blocks.append(
+            encode_block(
+                joined,
+                count=stop - start,
+                first_lsn=first_lsn + start,
+                group_offset=start,
+                last=last,
+                salt=salt,
+            )
+        )
+        start, base = stop, ends[stop - 1]
+    return b"".join(blocks)
 
 
-def decode_frame(data: bytes | memoryview, offset: int, salt: int) -> Frame | None:
-    """Decode and verify the frame at ``offset``; None when it is incomplete or invalid."""
-    if offset < 0 or offset + FRAME_HEADER_SIZE > len(data):
+def decode_block(data: bytes | memoryview, offset: int, salt: int) -> Block | None:
+    """Decode and verify the block at ``offset``; None when it is incomplete or invalid."""
+    if offset < 0 or offset + BLOCK_HEADER_SIZE > len(data):
         return None
-    magic, crc, length, group_index, lsn = FRAME_HEADER.unpack_from(data, offset)
-    end = offset + FRAME_HEADER_SIZE + length
-    if magic != FRAME_MAGIC or length > MAX_PAYLOAD or end > len(data):
+    magic, crc, length, count, first_lsn, group_offset, flags = BLOCK_HEADER.unpack_from(
+        data, offset
+    )
+    end = offset + BLOCK_HEADER_SIZE + length
+    if (
+        magic != BLOCK_MAGIC
+        or length > MAX_PAYLOAD
+        or end > len(data)
+        or not 1 <= count <= length
+        or flags & ~BLOCK_LAST
+        or group_offset > first_lsn - 1
+    ):
         return None
     if zlib.crc32(data[offset + CRC_START : end], salt) != crc:
         return None
-    payload = bytes(data[offset + FRAME_HEADER_SIZE : end])
-    return Frame(lsn=lsn, group_index=group_index, payload=payload, size=end - offset)
+    return Block(
+        first_lsn=first_lsn,
+        count=count,
+        group_offset=group_offset,
+        last=bool(flags & BLOCK_LAST),
+        payload=bytes(data[offset + BLOCK_HEADER_SIZE : end]),
+        size=end - offset,
+    )

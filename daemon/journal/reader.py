@@ -1,15 +1,22 @@
-"""Streaming recovery scan: yields every valid record, then repairs or refuses the tail.
+"""Streaming recovery scan: yields the records of every complete commit group, block by block,
+then repairs or refuses the tail.
 
-At the first bad frame the scan looks for evidence that durable records follow it:
+Each block is verified by its checksum first; only then does one msgpack ``Unpacker`` split it
+into exactly the records its header counts. A commit group (one or more blocks, the last one
+flagged) is all or nothing: its records are yielded only once all its blocks verified.
+
+At the first bad block, or a group whose last block is missing, the scan looks for evidence
+that durable records follow it:
 
 - a later segment file (segments are only created once everything before them is durable), or
-- a later valid frame of a *later commit group* in the same segment (a group is only written
+- a later valid block of a *later commit group* in the same segment (a group is only written
   after the previous group's fdatasync returned).
 
-With evidence it raises :class:`JournalCorrupt` (a corrupt middle). Without, the bad bytes are
-a torn tail: they are copied under ``torn/``, the segment is truncated to its good end and
-fsynced. Valid frames of the *same* group after a hole are part of the torn tail: a crash in
-the middle of an unacknowledged group's write may persist its pages in any order.
+With evidence it raises :class:`JournalCorrupt` (a corrupt middle). Without, the bytes from the
+start of the incomplete group on are a torn tail: they are copied under ``torn/``, the segment
+is truncated to the end of the last complete group and fsynced. Valid blocks of the *same*
+group after a hole are part of the torn tail: a crash in the middle of an unacknowledged
+group's write may persist its pages in any order.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import os
 import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -27,24 +35,28 @@ import msgpack
 
 from batchd.daemon.journal.errors import JournalCorrupt, UnsupportedJournalFormat
 from batchd.daemon.journal.format import (
+    BLOCK_HEADER,
+    BLOCK_HEADER_SIZE,
+    BLOCK_LAST,
+    BLOCK_MAGIC,
     CRC_START,
     FORMAT_VERSION,
-    FRAME_HEADER,
-    FRAME_HEADER_SIZE,
-    FRAME_MAGIC,
     HEADER_SIZE,
     MAX_PAYLOAD,
     READABLE_VERSIONS,
     HeaderError,
     PayloadError,
     SegmentHeader,
-    decode_frame,
+    decode_block,
     decode_header,
 )
 from batchd.daemon.journal.segment import list_segments, set_aside
 from batchd.daemon.journal.syscalls import JournalSyscalls, fsync_dir
 
 T = TypeVar("T")
+
+BlockDecoder = Callable[[list[Any]], list[T]]
+"""Turns the unpacked payloads of one block into records; raises PayloadError."""
 
 _log = logging.getLogger(__name__)
 
@@ -62,13 +74,29 @@ class ScanResult:
     """The file under ``torn/`` holding the bytes cut off a torn tail, if there was one."""
 
 
+@dataclass(frozen=True, slots=True)
+class _GroupEnd:
+    """Where the valid prefix of a segment ends."""
+
+    end: int
+    """End of the last complete group (where a torn tail is cut)."""
+    next_lsn: int
+    """LSN of the first record after the last complete group."""
+    bad: int
+    """Offset of the first bad or missing block (``end`` or later)."""
+
+
 class JournalScan(Generic[T]):
-    """Iterate once to stream the decoded records; then :attr:`result` says what was found."""
+    """Iterate once to stream the decoded records; then :attr:`result` says what was found.
+
+    :meth:`blocks` yields one list of records per block (the fast way to consume a scan:
+    ``itertools.chain.from_iterable``); iterating the scan itself yields single records.
+    """
 
     def __init__(
-        self, directory: Path, syscalls: JournalSyscalls, decode: Callable[[Any], T] | None
+        self, directory: Path, syscalls: JournalSyscalls, decode: BlockDecoder[T] | None
     ) -> None:
-        """``decode`` turns each unpacked payload into a record; None yields the payloads."""
+        """``decode`` turns each block's unpacked payloads into records; None yields payloads."""
         self._directory = directory
         self._syscalls = syscalls
         self._decode = decode
@@ -83,9 +111,10 @@ class JournalScan(Generic[T]):
         return self._result
 
     def __iter__(self) -> Iterator[T]:
-        return self._scan()
+        return chain.from_iterable(self.blocks())
 
-    def _scan(self) -> Generator[T, None, None]:
+    def blocks(self) -> Generator[list[T], None, None]:
+        """Yield the records of every complete group, one list per block, then finish."""
         segments = list_segments(self._directory)
         next_lsn: int | None = None
         next_segment = 1
@@ -115,7 +144,7 @@ class JournalScan(Generic[T]):
 
     def _segment(
         self, path: Path, number: int, expected_lsn: int | None, is_last: bool
-    ) -> Generator[T, None, tuple[int, int, int]]:
+    ) -> Generator[list[T], None, tuple[int, int, int]]:
         """Scan one segment; returns (first LSN, next LSN, size kept); size 0 = removed."""
         with path.open("rb") as file:
             size = os.fstat(file.fileno()).st_size
@@ -133,23 +162,21 @@ class JournalScan(Generic[T]):
                 view = memoryview(mapped)
                 try:
                     header = self._header(view, path, number, expected_lsn)
-                    end, next_lsn = yield from self._frames(
-                        view, header.salt, header.first_lsn, path
-                    )
-                    if end == size:
+                    found = yield from self._groups(view, header.salt, header.first_lsn, path)
+                    if found.end == size:
                         if is_last:
                             # Records the last run wrote but never synced are in the page
                             # cache only; the state recovered from them must survive power loss.
                             self._syscalls.fsync(file.fileno())
-                        return header.first_lsn, next_lsn, size
+                        return header.first_lsn, found.next_lsn, size
                     self._refuse_corrupt_middle(
-                        mapped, view, path, end, lsn=next_lsn, salt=header.salt, is_last=is_last
+                        mapped, view, path, found, salt=header.salt, is_last=is_last
                     )
-                    tail = bytes(view[end:])
+                    tail = bytes(view[found.end :])
                 finally:
                     view.release()
-        self._repair(path, end, tail)
-        return header.first_lsn, next_lsn, end
+        self._repair(path, found.end, tail)
+        return header.first_lsn, found.next_lsn, found.end
 
     def _header(
         self, view: memoryview, path: Path, number: int, expected_lsn: int | None
@@ -181,79 +208,107 @@ class JournalScan(Generic[T]):
             )
         return header
 
-    def _frames(
+    def _groups(
         self, view: memoryview, salt: int, lsn: int, path: Path
-    ) -> Generator[T, None, tuple[int, int]]:
-        """The hot loop: yield decoded records; returns (end of valid prefix, next LSN)."""
+    ) -> Generator[list[T], None, _GroupEnd]:
+        """The hot loop: verify each group's blocks, then yield their decoded records."""
         decode = self._decode
-        unpack_header = FRAME_HEADER.unpack_from
-        unpackb = msgpack.unpackb
+        unpack_header = BLOCK_HEADER.unpack_from
         crc32 = zlib.crc32
         size = len(view)
-        last_start = size - FRAME_HEADER_SIZE
+        last_start = size - BLOCK_HEADER_SIZE
+        unpacker = msgpack.Unpacker(use_list=False, max_buffer_size=MAX_PAYLOAD)
+        fed = 0
         pos = HEADER_SIZE
-        while pos <= last_start:
-            magic, crc, length, _group, frame_lsn = unpack_header(view, pos)
-            end = pos + FRAME_HEADER_SIZE + length
-            if (
-                magic != FRAME_MAGIC
-                or end > size
-                or frame_lsn != lsn
-                or length > MAX_PAYLOAD
-                or crc32(view[pos + CRC_START : end], salt) != crc
-            ):
-                break
-            try:
-                record = unpackb(view[pos + FRAME_HEADER_SIZE : end])
-                if decode is not None:
-                    record = decode(record)
-            except PayloadError as error:
-                cls = UnsupportedJournalFormat if error.unsupported else JournalCorrupt
-                raise cls(
-                    f"journal segment {path}, record LSN {lsn} at byte offset {pos}: {error}",
-                    path,
-                    pos,
-                ) from None
-            except (ValueError, TypeError, msgpack.UnpackException) as error:
-                raise JournalCorrupt(
-                    f"journal segment {path}, record LSN {lsn} at byte offset {pos} has a valid "
-                    f"checksum but its payload does not decode ({error}); this is a batchd bug",
-                    path,
-                    pos,
-                ) from None
-            yield record
-            pos = end
-            lsn += 1
-        return pos, lsn
+        while pos < size:
+            group_pos = block_pos = pos
+            group_lsn = block_lsn = lsn
+            blocks: list[tuple[int, int, int, int]] = []
+            while True:
+                if block_pos > last_start:
+                    return _GroupEnd(group_pos, group_lsn, block_pos)
+                magic, crc, length, count, first_lsn, group_offset, flags = unpack_header(
+                    view, block_pos
+                )
+                end = block_pos + BLOCK_HEADER_SIZE + length
+                if (
+                    magic != BLOCK_MAGIC
+                    or end > size
+                    or first_lsn != block_lsn
+                    or group_offset != block_lsn - group_lsn
+                    or length > MAX_PAYLOAD
+                    or not 1 <= count <= length
+                    or flags & ~BLOCK_LAST
+                    or crc32(view[block_pos + CRC_START : end], salt) != crc
+                ):
+                    return _GroupEnd(group_pos, group_lsn, block_pos)
+                blocks.append((block_pos, end, count, block_lsn))
+                block_lsn += count
+                block_pos = end
+                if flags & BLOCK_LAST:
+                    break
+            for start, end, count, first_lsn in blocks:
+                length = end - start - BLOCK_HEADER_SIZE
+                unpacker.feed(view[start + BLOCK_HEADER_SIZE : end])
+                fed += length
+                try:
+                    payloads = list(unpacker)
+                    if len(payloads) != count or unpacker.tell() != fed:
+                        used = unpacker.tell() - fed + length
+                        raise ValueError(
+                            f"{len(payloads)} whole records in {used} of {length} bytes, but "
+                            f"the block header counts {count}"
+                        )
+                    records = payloads if decode is None else decode(payloads)
+                except PayloadError as error:
+                    kind = UnsupportedJournalFormat if error.unsupported else JournalCorrupt
+                    raise kind(
+                        f"journal segment {path}, block at byte offset {start}, record LSN "
+                        f"{first_lsn + error.index}: {error}",
+                        path,
+                        start,
+                    ) from None
+                except (ValueError, TypeError, msgpack.UnpackException) as error:
+                    raise JournalCorrupt(
+                        f"journal segment {path}, block at byte offset {start} (records from "
+                        f"LSN {first_lsn}) has a valid checksum but its payloads do not decode "
+                        f"({error}); this is a batchd bug",
+                        path,
+                        start,
+                    ) from None
+                yield records
+            pos, lsn = block_pos, block_lsn
+        return _GroupEnd(pos, lsn, pos)
 
     def _refuse_corrupt_middle(
         self,
         mapped: mmap.mmap,
         view: memoryview,
         path: Path,
-        bad: int,
+        found: _GroupEnd,
         *,
-        lsn: int,
         salt: int,
         is_last: bool,
     ) -> None:
-        """Raise JournalCorrupt if durable records follow the bad frame at ``bad``."""
+        """Raise JournalCorrupt if durable records follow the bad block of ``found``."""
+        bad, lsn = found.bad, found.next_lsn
+        where = (
+            f"journal segment {path} is corrupt at byte offset {bad} (commit group from LSN {lsn})"
+        )
         if not is_last:
             raise JournalCorrupt(
-                f"journal segment {path} is corrupt at byte offset {bad} (record LSN {lsn}), "
-                f"but later segments exist, so it was complete: records after it would be "
-                f"lost. Keep the journal directory {self._directory} for a salvage.",
+                f"{where}, but later segments exist, so it was complete: records after it "
+                f"would be lost. Keep the journal directory {self._directory} for a salvage.",
                 path,
                 bad,
             )
-        found = find_later_group(mapped, view, bad + 1, salt, lsn)
-        if found is not None:
-            offset, later_lsn = found
+        later = find_later_group(mapped, view, bad, salt, lsn)
+        if later is not None:
+            offset, later_lsn = later
             raise JournalCorrupt(
-                f"journal segment {path} is corrupt at byte offset {bad} (record LSN {lsn}), "
-                f"but a valid record with LSN {later_lsn} of a later commit follows at byte "
-                f"offset {offset}: records after it would be lost. Keep the journal directory "
-                f"{self._directory} for a salvage.",
+                f"{where}, but a valid block of a later commit (records from LSN {later_lsn}) "
+                f"follows at byte offset {offset}: records after it would be lost. Keep the "
+                f"journal directory {self._directory} for a salvage.",
                 path,
                 bad,
             )
@@ -285,15 +340,16 @@ class JournalScan(Generic[T]):
 def find_later_group(
     mapped: mmap.mmap, view: memoryview, start: int, salt: int, lsn: int
 ) -> tuple[int, int] | None:
-    """The first valid frame from ``start`` on that belongs to a commit group after ``lsn``'s.
+    """The first valid block from ``start`` on whose commit group starts after ``lsn``.
 
-    Returns (offset, LSN) or None. Candidates are found by searching for the frame magic and
+    ``lsn`` is the first LSN of the group that could not be read whole. Returns (offset, first
+    LSN of the block) or None. Candidates are found by searching for the block magic and
     verified by checksum, so a scan of a long garbage tail costs one ``find`` per candidate.
     """
-    candidate = mapped.find(FRAME_MAGIC, start)
+    candidate = mapped.find(BLOCK_MAGIC, start)
     while candidate != -1:
-        frame = decode_frame(view, candidate, salt)
-        if frame is not None and frame.lsn - frame.group_index > lsn:
-            return candidate, frame.lsn
-        candidate = mapped.find(FRAME_MAGIC, candidate + 1)
+        block = decode_block(view, candidate, salt)
+        if block is not None and block.group_lsn > lsn:
+            return candidate, block.first_lsn
+        candidate = mapped.find(BLOCK_MAGIC, candidate + 1)
     return None

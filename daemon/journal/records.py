@@ -1,25 +1,18 @@
-"""Journal record types and their msgpack mapping.
+"""Journal record types and their registration.
 
-A payload is a msgpack map: the record's fields plus its type tag under :data:`TAG_KEY`.
-Adding a record type is one line in :data:`RECORD_TYPES` (plus the dataclass). A tag this
-build does not know is an error, never skipped: it means a newer batchd wrote the journal.
-Field values are checked strictly with the protocol's schema codec.
+A payload is a msgpack array ``[tag, field1, field2, ...]``: the record's integer type tag,
+then its fields in dataclass field order (:mod:`batchd.daemon.journal.codec`). Adding a record
+type is one line in :data:`RECORD_TYPES` (plus the dataclass). A tag this build does not know
+is an error, never skipped: it means a newer batchd wrote the journal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import msgpack
-
-from batchd.daemon.journal.format import PayloadError
-from batchd.protocol.errors import InvalidArguments
-from batchd.protocol.schema import from_wire, to_wire
-
-TAG_KEY: Final = "t"
-"""Key of the type tag in every payload map; no record may have a field of this name."""
+from batchd.daemon.journal.codec import RecordCodec
 
 
 class JournalRecord:
@@ -45,40 +38,44 @@ class DaemonStopped(JournalRecord):
     clean: bool
 
 
-RECORD_TYPES: Final[Mapping[str, type[JournalRecord]]] = {
-    "daemon_started": DaemonStarted,
-    "daemon_stopped": DaemonStopped,
+@dataclass(frozen=True, slots=True)
+class BatchCreated(JournalRecord):
+    """A validated plan became a batch; its plan store is durable in the batch's directory."""
+
+    batch: int
+    name: str
+    total: int
+    priority: int
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEnded(JournalRecord):
+    """A batch reached a final state (``state`` is a BatchState value)."""
+
+    batch: int
+    state: str
+    time: float
+
+
+RECORD_TYPES: Final[Mapping[int, type[JournalRecord]]] = {
+    1: DaemonStarted,
+    2: DaemonStopped,
+    3: BatchCreated,
+    4: BatchEnded,
 }
-"""Tag → record class; the tags are part of the on-disk format and never change meaning."""
+"""Tag → record class. The tags are part of the on-disk format: never reuse or renumber one.
+Tags below 128 take one byte on disk."""
 
-_TAG_OF: Final[Mapping[type[JournalRecord], str]] = {cls: t for t, cls in RECORD_TYPES.items()}
-
-
-def encode_record(record: JournalRecord) -> bytes:
-    """The msgpack payload of a record."""
-    tag = _TAG_OF.get(type(record))
-    if tag is None:
-        raise TypeError(f"{type(record).__name__} is not registered in RECORD_TYPES")
-    fields = to_wire(record)
-    fields[TAG_KEY] = tag
-    return msgpack.packb(fields, use_bin_type=True)
+CODEC: Final = RecordCodec(RECORD_TYPES)
+"""The codec of every registered record type."""
 
 
-def decode_record(payload: Any) -> JournalRecord:
-    """Build a record from a decoded payload map; raises PayloadError."""
-    if not isinstance(payload, dict):
-        raise PayloadError("payload is not a map", unsupported=False)
-    fields = dict(payload)
-    tag = fields.pop(TAG_KEY, None)
-    if not isinstance(tag, str):
-        raise PayloadError("payload has no record type tag", unsupported=False)
-    cls = RECORD_TYPES.get(tag)
-    if cls is None:
-        raise PayloadError(
-            f"unknown record type {tag!r}: the journal was written by a newer batchd",
-            unsupported=True,
-        )
-    try:
-        return from_wire(cls, fields, tag)
-    except InvalidArguments as error:
-        raise PayloadError(f"bad {tag!r} record: {error.message}", unsupported=False) from None
+encode_record: Final[Callable[[JournalRecord], bytes]] = CODEC.encode
+"""The msgpack payload of a record; raises TypeError for unregistered or mistyped ones."""
+
+decode_record: Final[Callable[[Any], JournalRecord]] = CODEC.decode
+"""Build a record from one unpacked payload; raises PayloadError."""
+
+decode_records: Final[Callable[[list[Any]], list[JournalRecord]]] = CODEC.decode_block
+"""Build the records of one block from its unpacked payloads; raises PayloadError."""

@@ -1,4 +1,4 @@
-"""Group commit: one ``write`` of the joined frames and one ``fdatasync`` per group.
+"""Group commit: one ``write`` of the group's block(s) and one ``fdatasync`` per group.
 
 Any thread may append; appends are cheap (they take the lock to number the record and queue
 its payload). The first thread that waits for an LSN that is not yet durable becomes the
@@ -76,7 +76,8 @@ class GroupCommitWriter:
         if len(payload) > MAX_PAYLOAD:
             raise ValueError(f"record of {len(payload)} bytes exceeds {MAX_PAYLOAD} bytes")
         with self._lock:
-            self._raise_if_unusable()
+            if self._failed is not None or self._closed:
+                self._raise_if_unusable()
             lsn = self._next_lsn
             self._next_lsn = lsn + 1
             self._pending.append(payload)

@@ -6,9 +6,10 @@ last line one JSON object with the results.
 (a) Appends of ~100-byte records committed in groups of 1, 10, 100, 1000 through the journal,
     against a raw loop of one ``os.write`` + one ``os.fdatasync`` per group of the same
     payloads (records/s, median of 5).
-(b) Replay of 1,000,000 ~100-byte records through the journal reader (checksums verified,
-    payloads unpacked) against a plain ``msgpack.Unpacker`` over one file of the same payloads
-    (seconds, median of 3). Also reported: replay decoded into record dataclasses.
+(b) Replay of 1,000,000 ~100-byte records (commit groups of 10,000) through the journal
+    reader (block checksums verified, payloads unpacked) against a plain ``msgpack.Unpacker``
+    over one file of the same payloads (seconds, median of 3; goal: ratio <= 1.5), and replay
+    through ``Journal.open`` decoded into record dataclasses (goal: <= 1.5 s for 1M records).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ QUICK_RECORDS = {1: 20, 10: 100, 100: 500, 1000: 2_000}
 
 def make_record(index: int) -> JournalRecord:
     """A record whose payload is about 100 bytes."""
-    return DaemonStarted(pid=index, time=1_700_000_000.0 + index, version="v" * 45)
+    return DaemonStarted(pid=index, time=1_700_000_000.0 + index, version="v" * 83)
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -132,7 +133,8 @@ def replay_journal(directory: Path) -> None:
 
 def replay_plain(path: Path) -> None:
     with path.open("rb") as file:
-        drain(msgpack.Unpacker(file, read_size=1 << 20))
+        # Tuples, as the journal reader makes them: the same work, compared fairly.
+        drain(msgpack.Unpacker(file, read_size=1 << 20, use_list=False))
 
 
 def replay_records(directory: Path) -> None:
@@ -153,6 +155,7 @@ def replay_table(root: Path, quick: bool, repeats: int) -> dict[str, float]:
         "unpacker_s": unpacker,
         "ratio": journal / unpacker,
         "decoded_records_s": decoded,
+        "decoded_ratio": decoded / unpacker,
     }
 
 
@@ -176,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         f"replay of {replay['records']:,.0f} records ({replay['journal_bytes'] / 1e6:.0f} MB): "
         f"journal reader {replay['journal_s']:.3f} s, "
         f"msgpack.Unpacker {replay['unpacker_s']:.3f} s, ratio {replay['ratio']:.2f} "
-        f"(goal <= 1.5); decoded to records {replay['decoded_records_s']:.3f} s"
+        f"(goal <= 1.5)"
+    )
+    print(
+        f"replay decoded to records through Journal.open: {replay['decoded_records_s']:.3f} s "
+        f"({replay['decoded_ratio']:.2f} x msgpack.Unpacker; goal <= 1.5 s for 1M records)"
     )
     print(json.dumps({"quick": args.quick, "append": append, "replay": replay}))
     return 0

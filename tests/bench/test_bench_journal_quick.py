@@ -32,5 +32,6 @@ def test_quick_benchmark_reports_positive_numbers(tmp_path: Path) -> None:
         "unpacker_s",
         "ratio",
         "decoded_records_s",
+        "decoded_ratio",
     ):
         assert result["replay"][key] > 0, key

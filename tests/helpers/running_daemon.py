@@ -18,6 +18,19 @@ import zmq
 from polling import wait_until
 
 from batchd.protocol import codec
+from batchd.protocol.batch_messages import (
+    TERMINAL_STATES,
+    BatchProgress,
+    ProgressRequest,
+    SubmitBeginReply,
+    SubmitBeginRequest,
+    SubmitChunkReply,
+    SubmitChunkRequest,
+    SubmitEndRequest,
+    UploadState,
+    UploadStatusReply,
+    UploadStatusRequest,
+)
 from batchd.protocol.messages import PingReply, PingRequest, Request
 
 BATCHD = str(Path(sys.executable).with_name("batchd"))
@@ -120,6 +133,43 @@ class RunningDaemon:
     def ping(self) -> PingReply:
         """Ping the daemon."""
         return self.request(PingRequest(), PingReply)
+
+    def submit(
+        self, plan: bytes, cwd: Path, *, name: str = "test", dry_run: bool = False
+    ) -> UploadStatusReply:
+        """Stream a plan through the upload commands and wait for the validator's verdict."""
+        begin = self.request(
+            SubmitBeginRequest(name=name, cwd=os.fsencode(cwd), dry_run=dry_run),
+            SubmitBeginReply,
+        )
+        size = begin.chunk_bytes
+        for seq, start in enumerate(range(0, len(plan), size)):
+            chunk = SubmitChunkRequest(begin.upload, seq, plan[start : start + size])
+            self.request(chunk, SubmitChunkReply)
+        status = self.request(SubmitEndRequest(begin.upload), UploadStatusReply)
+
+        def decided() -> UploadStatusReply | None:
+            reply = self.request(UploadStatusRequest(begin.upload), UploadStatusReply)
+            return None if reply.state is UploadState.VALIDATING else reply
+
+        return (
+            status
+            if status.state is not UploadState.VALIDATING
+            else wait_until(decided, 60, what="plan validation")
+        )
+
+    def progress(self, batch: int) -> BatchProgress:
+        """One batch's progress."""
+        return self.request(ProgressRequest(batch), BatchProgress)
+
+    def wait_batch(self, batch: int, timeout: float = 120.0) -> BatchProgress:
+        """Poll progress until the batch reaches a final state."""
+
+        def ended() -> BatchProgress | None:
+            progress = self.progress(batch)
+            return progress if progress.state in TERMINAL_STATES else None
+
+        return wait_until(ended, timeout, interval=0.05, what=f"batch {batch} to end")
 
     def signal(self, signum: int) -> None:
         """Send a signal to the daemon process."""

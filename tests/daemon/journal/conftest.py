@@ -12,9 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from batchd.daemon.journal.format import HEADER_SIZE, decode_frame, decode_header
-from batchd.daemon.journal.records import DaemonStarted, DaemonStopped, JournalRecord
-from batchd.daemon.journal.segment import list_segments
+from batchd.daemon.journal.format import HEADER_SIZE, decode_block, decode_header, encode_group
+from batchd.daemon.journal.records import (
+    DaemonStarted,
+    DaemonStopped,
+    JournalRecord,
+    encode_record,
+)
+from batchd.daemon.journal.segment import create_segment, list_segments
+from batchd.daemon.journal.syscalls import write_all
 
 
 class SimulatedCrash(BaseException):
@@ -79,27 +85,73 @@ class FakeSyscalls:
 
 
 @dataclass(frozen=True)
-class FrameInfo:
-    """Where one valid frame sits on disk."""
+class BlockInfo:
+    """Where one valid block sits on disk and which records it holds."""
 
     segment: Path
     offset: int
     end: int
-    lsn: int
-    group_index: int
+    first_lsn: int
+    count: int
+    group_lsn: int
+    last: bool
+
+    @property
+    def next_lsn(self) -> int:
+        """LSN after the block's last record."""
+        return self.first_lsn + self.count
 
 
-def read_frames(directory: Path) -> list[FrameInfo]:
-    """Every valid frame of every segment, walked with the format functions only."""
-    frames: list[FrameInfo] = []
+def read_blocks(directory: Path) -> list[BlockInfo]:
+    """Every valid block of every segment, walked with the format functions only."""
+    blocks: list[BlockInfo] = []
     for _number, path in list_segments(directory):
         data = path.read_bytes()
         header = decode_header(data)
         pos = HEADER_SIZE
-        while (frame := decode_frame(data, pos, header.salt)) is not None:
-            frames.append(FrameInfo(path, pos, pos + frame.size, frame.lsn, frame.group_index))
-            pos += frame.size
-    return frames
+        while (block := decode_block(data, pos, header.salt)) is not None:
+            blocks.append(
+                BlockInfo(
+                    path,
+                    pos,
+                    pos + block.size,
+                    block.first_lsn,
+                    block.count,
+                    block.group_lsn,
+                    block.last,
+                )
+            )
+            pos += block.size
+    return blocks
+
+
+def write_journal(
+    directory: Path,
+    runs: list[list[list[JournalRecord]]],
+    *,
+    block_target: int,
+    segment_limit: int,
+    syscalls: object,
+) -> None:
+    """Write a journal like the writer does (a segment per run, groups, rolling at the limit),
+    but with a tiny block size so that commit groups span several blocks."""
+    directory.mkdir(mode=0o700, exist_ok=True)
+    number, lsn = 1, 1
+    for run in runs:
+        segment = create_segment(directory, number, lsn, syscalls)  # type: ignore[arg-type]
+        size = segment.size
+        for group in run:
+            data = encode_group([encode_record(r) for r in group], lsn, segment.salt, block_target)
+            write_all(syscalls, segment.fd, data)  # type: ignore[arg-type]
+            lsn += len(group)
+            size += len(data)
+            if size >= segment_limit:
+                os.close(segment.fd)
+                number += 1
+                segment = create_segment(directory, number, lsn, syscalls)  # type: ignore[arg-type]
+                size = segment.size
+        os.close(segment.fd)
+        number += 1
 
 
 def make_records(count: int, start: int = 0) -> list[JournalRecord]:
@@ -157,8 +209,9 @@ def helpers() -> JournalTestHelpers:
 class JournalTestHelpers:
     """Helper functions bundled for the ``helpers`` fixture."""
 
-    read_frames = staticmethod(read_frames)
+    read_blocks = staticmethod(read_blocks)
+    write_journal = staticmethod(write_journal)
     make_records = staticmethod(make_records)
     copy_journal = staticmethod(copy_journal)
     wait_until = staticmethod(wait_until)
-    FrameInfo = FrameInfo
+    BlockInfo = BlockInfo

@@ -1,4 +1,8 @@
-"""Recovery from damaged journals: cut at every byte, torn tails, every single-bit flip."""
+"""Recovery from damaged journals: cut at every byte, torn tails, every single-bit flip.
+
+Each runs on a journal written by ``Journal`` (one block per commit group) and on one whose
+groups span several tiny blocks, as groups over ``BLOCK_TARGET`` bytes do.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from batchd.daemon.journal import Journal, JournalCorrupt
 from batchd.daemon.journal.records import JournalRecord
 from batchd.daemon.journal.segment import TORN_DIR, list_segments
 
-SMALL_SEGMENTS = 300
+SMALL_SEGMENTS = 160
 
 
 def build_journal(
@@ -32,6 +36,27 @@ def build_journal(
     return written
 
 
+def build_multiblock_journal(
+    directory: Path, syscalls: Any, helpers: Any, groups: list[list[int]]
+) -> list[JournalRecord]:
+    """Like build_journal, but every group of more than two records spans several blocks."""
+    written: list[JournalRecord] = []
+    runs = []
+    for run in groups:
+        runs.append([])
+        for size in run:
+            records = helpers.make_records(size, start=len(written))
+            runs[-1].append(records)
+            written += records
+    helpers.write_journal(
+        directory, runs, block_target=40, segment_limit=SMALL_SEGMENTS, syscalls=syscalls
+    )
+    return written
+
+
+BUILDERS = {"one-block-groups": build_journal, "multi-block-groups": build_multiblock_journal}
+
+
 def open_records(directory: Path, syscalls: Any) -> list[JournalRecord]:
     journal, records = Journal.open(
         directory, list, segment_limit=SMALL_SEGMENTS, syscalls=syscalls
@@ -40,21 +65,29 @@ def open_records(directory: Path, syscalls: Any) -> list[JournalRecord]:
     return records
 
 
-def test_cut_at_every_byte_offset_recovers_exactly_the_complete_records(
-    tmp_path: Path, no_sync: Any, helpers: Any
+@pytest.mark.parametrize("layout", BUILDERS)
+def test_cut_at_every_byte_offset_recovers_exactly_the_complete_groups(
+    tmp_path: Path, no_sync: Any, helpers: Any, layout: str
 ) -> None:
     source = tmp_path / "source"
-    written = build_journal(source, no_sync, helpers, [[1, 3, 2, 4], [2, 1, 5]])
+    written = BUILDERS[layout](source, no_sync, helpers, [[1, 3, 2, 4], [2, 1, 5]])
     segments = [path.read_bytes() for _n, path in list_segments(source)]
     names = [path.name for _n, path in list_segments(source)]
     assert len(segments) >= 4, "the test needs a multi-segment journal"
-    frames = helpers.read_frames(source)
-    assert [frame.lsn for frame in frames] == list(range(1, len(written) + 1))
-    # Global end offset of every frame in the concatenation of the segments.
+    blocks = helpers.read_blocks(source)
+    assert sum(block.count for block in blocks) == len(written)
+    if layout == "multi-block-groups":
+        assert sum(not block.last for block in blocks) >= 4, "the test needs multi-block groups"
+    # Global end offset of every complete group in the concatenation of the segments, with
+    # the number of records up to and including that group.
     bases = dict(
         zip(names, [sum(map(len, segments[:i])) for i in range(len(segments))], strict=True)
     )
-    ends = [bases[frame.segment.name] + frame.end for frame in frames]
+    group_ends = [
+        (bases[block.segment.name] + block.end, block.next_lsn - 1)
+        for block in blocks
+        if block.last
+    ]
     total = sum(map(len, segments))
 
     for cut in range(total + 1):
@@ -66,7 +99,8 @@ def test_cut_at_every_byte_offset_recovers_exactly_the_complete_records(
                 break
             (target / name).write_bytes(data[:remaining])
             remaining -= len(data)
-        expected = written[: sum(end <= cut for end in ends)]
+        complete = max((records for end, records in group_ends if end <= cut), default=0)
+        expected = written[:complete]
         assert open_records(target, no_sync) == expected, f"cut at byte {cut}"
         # The repaired journal takes appends and reads back whole.
         if cut % 7 == 0:
@@ -77,13 +111,14 @@ def test_cut_at_every_byte_offset_recovers_exactly_the_complete_records(
             assert open_records(target, no_sync) == [*expected, extra]
 
 
-@pytest.mark.parametrize("kind", ["zeros", "random", "partial-frame"])
-@pytest.mark.parametrize("length", [1, 23, 24, 100, 4096])
+@pytest.mark.parametrize("layout", BUILDERS)
+@pytest.mark.parametrize("kind", ["zeros", "random", "partial-block"])
+@pytest.mark.parametrize("length", [1, 31, 32, 100, 4096])
 def test_tails_are_torn_and_set_aside(
-    tmp_path: Path, no_sync: Any, helpers: Any, kind: str, length: int
+    tmp_path: Path, no_sync: Any, helpers: Any, *, kind: str, length: int, layout: str
 ) -> None:
     directory = tmp_path / "journal"
-    written = build_journal(directory, no_sync, helpers, [[2, 3]])
+    written = BUILDERS[layout](directory, no_sync, helpers, [[2, 3]])
     path = list_segments(directory)[-1][1]
     good = path.read_bytes()
     if kind == "zeros":
@@ -110,9 +145,12 @@ def test_tails_are_torn_and_set_aside(
     assert open_records(directory, no_sync) == written + more
 
 
-def test_every_single_bit_flip_is_detected(tmp_path: Path, no_sync: Any, helpers: Any) -> None:
+@pytest.mark.parametrize("layout", BUILDERS)
+def test_every_single_bit_flip_is_detected(
+    tmp_path: Path, no_sync: Any, helpers: Any, layout: str
+) -> None:
     source = tmp_path / "source"
-    written = build_journal(source, no_sync, helpers, [[2, 1], [3]])
+    written = BUILDERS[layout](source, no_sync, helpers, [[2, 1], [3]])
     files = [(path.name, path.read_bytes()) for _n, path in list_segments(source)]
     outcomes = {"corrupt": 0, "prefix": 0}
     for index, (name, data) in enumerate(files):

@@ -1,0 +1,1 @@
+"""Batches: their runtime state, progress, retries, scheduling, uploads and results."""

@@ -1,0 +1,44 @@
+"""Which batch gets the next free worker, and how many items go in one chunk. Pure.
+
+Fair sharing by stride scheduling: each batch has a weight of ``2 ** priority`` and has been
+served some number of items; the batch with work whose served/weight is lowest goes next. So
+two batches of equal priority alternate, and a batch of priority 1 gets twice the share of one
+of priority 0, without starving it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MAX_CHUNK = 64
+"""Items per chunk at most: big enough to amortise a message, small enough to share."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A batch as the scheduler sees it."""
+
+    batch: int
+    priority: int
+    served: int
+    has_work: bool
+
+
+def next_batch(candidates: Sequence[Candidate]) -> int | None:
+    """The id of the batch to serve next, or None when no batch has work."""
+    best: tuple[float, int] | None = None
+    chosen: int | None = None
+    for candidate in candidates:
+        if not candidate.has_work:
+            continue
+        key = (candidate.served / 2.0 ** max(-10, min(10, candidate.priority)), candidate.batch)
+        if best is None or key < best:
+            best, chosen = key, candidate.batch
+    return chosen
+
+
+def chunk_size(pending: int, workers: int) -> int:
+    """Items for the next chunk: spread a level over all workers (two chunks each at least),
+    but never more than MAX_CHUNK."""
+    return max(1, min(MAX_CHUNK, pending // max(1, 2 * workers)))

@@ -1,0 +1,82 @@
+"""The plan validator process: ``python -m batchd.daemon.batches.validator --plan … --out …``.
+
+Started by the daemon for every finished upload (see ``uploads``). It reads the spooled plan,
+validates it against the real file system, writes the validated plan store into ``--out``
+(unless the plan is invalid or this is a dry run) and, last, a summary file the daemon reads:
+msgpack ``[valid, total, problem_count, [[line, message]…], [[index, line, op, path, dest,
+level]…]]``. Exit status 0 whenever a summary was written, valid or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import msgpack
+
+from batchd.daemon.batches.uploads import PREVIEW_STEPS, PROBLEMS_SHOWN, SUMMARY_NAME
+from batchd.daemon.plan.fsview import OsFileSystemView
+from batchd.daemon.plan.reader import read_plan_lines
+from batchd.daemon.plan.store import PlanStoreWriter
+from batchd.daemon.plan.validate import validate_plan
+
+
+def run(
+    plan: Path, cwd: bytes, out: Path, *, batch: int, handlers: list[str], dry_run: bool
+) -> int:
+    """Validate ``plan`` and write the store and the summary into ``out``."""
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with plan.open("rb") as data:
+        result = validate_plan(
+            read_plan_lines(data),
+            cwd=cwd,
+            fs=OsFileSystemView(),
+            batch=batch,
+            known_handlers=handlers,
+            max_problems=PROBLEMS_SHOWN,
+        )
+    steps = result.steps
+    valid = result.ok and steps is not None
+    if steps is not None and not dry_run:
+        PlanStoreWriter(out, batch=batch).write(steps, steps.levels, steps.timeouts)
+    preview = []
+    if steps is not None:
+        for position in range(min(PREVIEW_STEPS, len(steps))):
+            step = steps[position]
+            op = step.op.name.lower()
+            preview.append(
+                [step.index, step.line, op, step.path, step.dest, steps.levels[position]]
+            )
+    problems = [[p.line, p.message] for p in result.problems[:PROBLEMS_SHOWN]]
+    # A batch counts steps: one per plan line, plus one per rename routed through a
+    # temporary name (swaps and cycles); an invalid plan reports its lines.
+    total = len(steps) if steps is not None else result.total_lines
+    summary = [valid, total, result.problem_count, problems, preview]
+    temp = out / f".{SUMMARY_NAME}.tmp"
+    with temp.open("wb") as file:
+        file.write(msgpack.packb(summary, use_bin_type=True))
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temp, out / SUMMARY_NAME)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry (the daemon's only caller)."""
+    parser = argparse.ArgumentParser(prog="batchd-validator")
+    parser.add_argument("--plan", type=Path, required=True)
+    parser.add_argument("--cwd", required=True, help="hex of the client's cwd bytes")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--batch", type=int, required=True)
+    parser.add_argument("--handlers", default="")
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+    handlers = [h for h in args.handlers.split(",") if h]
+    cwd = bytes.fromhex(args.cwd)
+    return run(args.plan, cwd, args.out, batch=args.batch, handlers=handlers, dry_run=args.dry_run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""The one wrapper every file syscall of the ops goes through.
+
+Each method calls ``self.hook(name, *paths)`` immediately before its system call, so a crash
+harness can count the hook points of a workload and then kill the process at the Nth one
+(``os._exit`` inside the hook): every side effect of an op sits behind a hook call. Composite
+helpers (``copy_file``, ``copy_tree``, ``remove_tree``, ``fsync_dir``) are built only from the
+hooked primitives. Nothing is translated here: ``OSError`` propagates to the op.
+
+Paths are ``bytes`` (``os.fsencode``) so that names that are not valid UTF-8 survive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import stat
+from typing import Any, Final, Protocol
+
+_RENAME_NOREPLACE: Final = 1
+_AT_FDCWD: Final = -100
+_COPY_CHUNK: Final = 1 << 20
+
+
+class Hook(Protocol):
+    """Called as ``hook(name, *paths)`` right before each syscall; may raise or ``os._exit``."""
+
+    def __call__(self, name: str, *paths: bytes) -> None:
+        """Observe (or interrupt) the syscall ``name`` about to act on ``paths``."""
+
+
+def no_hook(name: str, *paths: bytes) -> None:
+    """The default hook: does nothing."""
+
+
+def _load_renameat2() -> Any:
+    """Find glibc's ``renameat2`` (glibc >= 2.28); None when libc lacks it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    function = getattr(libc, "renameat2", None)
+    if function is None:
+        return None
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    function.restype = ctypes.c_int
+    return function
+
+
+_renameat2 = _load_renameat2()
+
+
+class FileSystem:
+    """File syscalls of the ops, each preceded by ``hook(name, *paths)``.
+
+    ``use_renameat2=False`` forces the link+unlink fallback of :meth:`rename_noreplace` (the
+    path taken where the kernel or filesystem refuses ``RENAME_NOREPLACE``), for tests.
+    """
+
+    def __init__(self, hook: Hook = no_hook, *, use_renameat2: bool = True) -> None:
+        self.hook = hook
+        self._use_renameat2 = use_renameat2 and _renameat2 is not None
+
+    # --- reading metadata -------------------------------------------------------------------
+
+    def lstat(self, path: bytes) -> os.stat_result:
+        """``os.lstat``: never follows a final symlink."""
+        self.hook("lstat", path)
+        return os.lstat(path)
+
+    def fstat(self, fd: int) -> os.stat_result:
+        """``os.fstat``."""
+        self.hook("fstat")
+        return os.fstat(fd)
+
+    def exists(self, path: bytes) -> bool:
+        """True when ``path`` names anything (a dangling symlink counts)."""
+        try:
+            self.lstat(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def listdir(self, path: bytes) -> list[bytes]:
+        """``os.listdir`` of a directory, sorted for determinism."""
+        self.hook("listdir", path)
+        return sorted(os.listdir(path))
+
+    def readlink(self, path: bytes) -> bytes:
+        """``os.readlink``."""
+        self.hook("readlink", path)
+        return os.readlink(path)
+
+    # --- file descriptors -------------------------------------------------------------------
+
+    def open(self, path: bytes, flags: int, mode: int = 0o600) -> int:
+        """``os.open`` with ``O_CLOEXEC`` added."""
+        self.hook("open", path)
+        return os.open(path, flags | os.O_CLOEXEC, mode)
+
+    def read(self, fd: int, size: int) -> bytes:
+        """``os.read``."""
+        self.hook("read")
+        return os.read(fd, size)
+
+    def write_all(self, fd: int, data: bytes) -> None:
+        """Write all of ``data``, looping on short writes."""
+        self.hook("write")
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[written:]
+
+    def fsync(self, fd: int) -> None:
+        """``os.fsync``."""
+        self.hook("fsync")
+        os.fsync(fd)
+
+    def fdatasync(self, fd: int) -> None:
+        """``os.fdatasync``."""
+        self.hook("fdatasync")
+        os.fdatasync(fd)
+
+    def fchmod(self, fd: int, mode: int) -> None:
+        """``os.fchmod`` (permission bits only)."""
+        self.hook("fchmod")
+        os.fchmod(fd, stat.S_IMODE(mode))
+
+    def fchown(self, fd: int, uid: int, gid: int) -> None:
+        """``os.fchown``."""
+        self.hook("fchown")
+        os.fchown(fd, uid, gid)
+
+    def futime(self, fd: int, atime_ns: int, mtime_ns: int) -> None:
+        """Set an open file's times (before its fsync, so they are durable with it)."""
+        self.hook("futime")
+        os.utime(fd, ns=(atime_ns, mtime_ns))
+
+    def close(self, fd: int) -> None:
+        """``os.close``."""
+        self.hook("close")
+        os.close(fd)
+
+    def copy_range(self, src_fd: int, dst_fd: int, size: int) -> int:
+        """Copy up to ``size`` bytes between the fds' offsets; returns the count (0 at EOF).
+
+        ``copy_file_range`` where the kernel allows it (reflinks on btrfs/xfs, in-kernel copy
+        elsewhere), else ``sendfile``, else read+write.
+        """
+        self.hook("copy_range")
+        try:
+            return os.copy_file_range(src_fd, dst_fd, size)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+        try:
+            return os.sendfile(dst_fd, src_fd, None, size)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSYS, errno.EINVAL):
+                raise
+        data = os.read(src_fd, size)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(dst_fd, view) :]
+        return len(data)
+
+    # --- names --------------------------------------------------------------------------------
+
+    def rename(self, src: bytes, dst: bytes) -> None:
+        """``os.rename``: atomically replaces ``dst`` when it exists."""
+        self.hook("rename", src, dst)
+        os.rename(src, dst)
+
+    def rename_noreplace(self, src: bytes, dst: bytes) -> None:
+        """Rename, failing with EEXIST when ``dst`` exists: ``renameat2(RENAME_NOREPLACE)``.
+
+        Where the kernel or filesystem refuses the flag (EINVAL/ENOSYS), a non-directory is
+        moved by ``link`` + ``unlink`` (link fails with EEXIST, so nothing is clobbered; a crash
+        between them leaves both names on one inode) and a directory by check-then-rename
+        (a race window that only the fallback has).
+        """
+        self.hook("rename_noreplace", src, dst)
+        if self._use_renameat2 and _renameat2 is not None:
+            if _renameat2(_AT_FDCWD, src, _AT_FDCWD, dst, _RENAME_NOREPLACE) == 0:
+                return
+            code = ctypes.get_errno()
+            if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                raise OSError(code, os.strerror(code), src, None, dst)
+        if stat.S_ISDIR(os.lstat(src).st_mode):
+            if os.path.lexists(dst):
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), src, None, dst)
+            os.rename(src, dst)
+            return
+        os.link(src, dst, follow_symlinks=False)
+        os.unlink(src)
+
+    def link(self, src: bytes, dst: bytes) -> None:
+        """Hard link ``dst`` to ``src``'s inode; a symlink is linked itself, never followed."""
+        self.hook("link", src, dst)
+        os.link(src, dst, follow_symlinks=False)
+
+    def unlink(self, path: bytes) -> None:
+        """``os.unlink``."""
+        self.hook("unlink", path)
+        os.unlink(path)
+
+    def mkdir(self, path: bytes, mode: int = 0o777) -> None:
+        """``os.mkdir`` (the umask applies)."""
+        self.hook("mkdir", path)
+        os.mkdir(path, mode)
+
+    def rmdir(self, path: bytes) -> None:
+        """``os.rmdir``."""
+        self.hook("rmdir", path)
+        os.rmdir(path)
+
+    def symlink(self, target: bytes, path: bytes) -> None:
+        """Create symlink ``path`` pointing at ``target``."""
+        self.hook("symlink", path)
+        os.symlink(target, path)
+
+    def chmod(self, path: bytes, mode: int) -> None:
+        """Set permission bits without following a symlink (Linux links have no mode: no-op)."""
+        self.hook("chmod", path)
+        if not stat.S_ISLNK(os.lstat(path).st_mode):
+            os.chmod(path, stat.S_IMODE(mode))
+
+    def lchown(self, path: bytes, uid: int, gid: int) -> None:
+        """``os.lchown``: the owner of the name itself, never a symlink's target."""
+        self.hook("lchown", path)
+        os.lchown(path, uid, gid)
+
+    def utime(self, path: bytes, atime_ns: int, mtime_ns: int) -> None:
+        """Set times without following a symlink."""
+        self.hook("utime", path)
+        os.utime(path, ns=(atime_ns, mtime_ns), follow_symlinks=False)
+
+    def fsync_dir(self, path: bytes) -> None:
+        """fsync a directory so that names created or removed in it survive a crash."""
+        fd = self.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            self.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def fsync_parent(self, path: bytes) -> None:
+        """fsync the directory holding ``path``."""
+        self.fsync_dir(os.path.dirname(path) or b".")
+
+    # --- composites built only from the primitives above ------------------------------------
+
+    def copy_file(self, src: bytes, dst: bytes) -> os.stat_result:
+        """Copy a regular file to a new ``dst`` (O_EXCL): content, mode, owner (as root),
+        mtime; fsynced. Returns the source's ``fstat`` taken before reading."""
+        src_fd = self.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            info = self.fstat(src_fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", src)
+            dst_fd = self.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                while self.copy_range(src_fd, dst_fd, _COPY_CHUNK):
+                    pass
+                self._copy_owner_fd(dst_fd, info)
+                self.fchmod(dst_fd, info.st_mode)
+                self.futime(dst_fd, info.st_atime_ns, info.st_mtime_ns)
+                self.fsync(dst_fd)
+            finally:
+                os.close(dst_fd)
+        finally:
+            os.close(src_fd)
+        return info
+
+    def copy_tree(self, src: bytes, dst: bytes) -> None:
+        """Copy a file, symlink (as a link, never followed) or directory tree to a new ``dst``,
+        keeping modes, mtimes and (as root) owners; every file and directory is fsynced.
+        Hard links inside a tree become separate files. Special files raise EOPNOTSUPP."""
+        info = self.lstat(src)
+        if stat.S_ISREG(info.st_mode):
+            self.copy_file(src, dst)
+        elif stat.S_ISLNK(info.st_mode):
+            self.symlink(self.readlink(src), dst)
+            if os.geteuid() == 0:
+                self.lchown(dst, info.st_uid, info.st_gid)
+            self.utime(dst, info.st_atime_ns, info.st_mtime_ns)
+        elif stat.S_ISDIR(info.st_mode):
+            self.mkdir(dst, 0o700)
+            for name in self.listdir(src):
+                self.copy_tree(os.path.join(src, name), os.path.join(dst, name))
+            if os.geteuid() == 0:
+                self.lchown(dst, info.st_uid, info.st_gid)
+            self.chmod(dst, info.st_mode)
+            self.utime(dst, info.st_atime_ns, info.st_mtime_ns)
+            self.fsync_dir(dst)
+        else:
+            raise OSError(errno.EOPNOTSUPP, "cannot copy a special file", src)
+
+    def remove_tree(self, path: bytes) -> None:
+        """Remove a file, symlink or whole directory tree (symlinks are never followed)."""
+        if not stat.S_ISDIR(self.lstat(path).st_mode):
+            self.unlink(path)
+            return
+        for name in self.listdir(path):
+            self.remove_tree(os.path.join(path, name))
+        self.rmdir(path)
+
+    def discard(self, path: bytes) -> None:
+        """Remove ``path`` (any kind) if it exists: for our own temp files."""
+        with contextlib.suppress(FileNotFoundError):
+            self.remove_tree(path)
+
+    def _copy_owner_fd(self, fd: int, info: os.stat_result) -> None:
+        """As root, give a copy the original's owner; others cannot, and keep their own."""
+        if os.geteuid() == 0:
+            self.fchown(fd, info.st_uid, info.st_gid)

@@ -1,0 +1,38 @@
+"""Fair sharing and chunk sizing (pure)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from batchd.daemon.batches.scheduling import MAX_CHUNK, Candidate, chunk_size, next_batch
+
+
+def _serve(priorities: dict[int, int], rounds: int) -> Counter[int]:
+    served: Counter[int] = Counter()
+    for _ in range(rounds):
+        candidates = [Candidate(b, p, served[b], True) for b, p in priorities.items()]
+        chosen = next_batch(candidates)
+        assert chosen is not None
+        served[chosen] += 1
+    return served
+
+
+def test_equal_priorities_share_equally() -> None:
+    served = _serve({1: 0, 2: 0, 3: 0}, 300)
+    assert set(served.values()) == {100}
+
+
+def test_higher_priority_gets_a_bigger_share_without_starving_the_rest() -> None:
+    served = _serve({1: 0, 2: 1}, 300)
+    assert served[2] == 200 and served[1] == 100
+
+
+def test_batches_without_work_are_skipped() -> None:
+    assert next_batch([Candidate(1, 5, 0, False), Candidate(2, 0, 99, True)]) == 2
+    assert next_batch([Candidate(1, 0, 0, False)]) is None
+
+
+def test_chunk_size_spreads_small_levels_and_caps_big_ones() -> None:
+    assert chunk_size(1, 2) == 1
+    assert chunk_size(10, 2) == 2
+    assert chunk_size(1_000_000, 2) == MAX_CHUNK

@@ -1,0 +1,85 @@
+"""Path resolution: absolute, normalized, lexical '..', limits with their numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchd.daemon.plan.paths import (
+    NAME_MAX,
+    PATH_MAX,
+    PathError,
+    is_inside,
+    parent_of,
+    resolve_path,
+    shown,
+    temp_path,
+)
+
+
+def resolve(raw: bytes, *, target: bool = True) -> bytes:
+    return resolve_path(raw, b"/home/u", names_target=target)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"a.jpg", b"/home/u/a.jpg"),
+        (b"/abs/x", b"/abs/x"),
+        (b"./a//b/./c", b"/home/u/a/b/c"),
+        (b"../v/a", b"/home/v/a"),
+        (b"/a/link/../b", b"/a/b"),  # lexical: the link is not looked at
+        (b"/../../a", b"/a"),
+        (b"/a/.hidden", b"/a/.hidden"),
+        (b"/a/..x", b"/a/..x"),
+    ],
+)
+def test_paths_are_made_absolute_and_normal(raw: bytes, expected: bytes) -> None:
+    assert resolve(raw) == expected
+
+
+def test_a_source_may_end_in_dot_dot_but_a_target_may_not() -> None:
+    assert resolve(b"a/b/..", target=False) == b"/home/u/a"
+    with pytest.raises(PathError, match="ends with '..'"):
+        resolve(b"a/b/..")
+    with pytest.raises(PathError, match="ends with '.'"):
+        resolve(b"a/.")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "is empty"),
+        (b"a\0b", "NUL"),
+        (b"dir/", "final name is empty"),
+        (b"/", "root directory"),
+        (b"//", "root directory"),
+        (b"/a/..", "root directory"),
+    ],
+)
+def test_unusable_paths(raw: bytes, message: str) -> None:
+    with pytest.raises(PathError, match=message):
+        resolve(raw, target=False)
+
+
+def test_name_max_is_in_the_message() -> None:
+    assert resolve(b"n" * NAME_MAX) == b"/home/u/" + b"n" * NAME_MAX
+    with pytest.raises(PathError, match=r"256 bytes .*NAME_MAX\) is 255 bytes"):
+        resolve(b"n" * (NAME_MAX + 1))
+
+
+def test_path_max_is_in_the_message() -> None:
+    longest = b"/" + b"/".join([b"d" * 200] * 20) + b"/" + b"f" * (PATH_MAX - 1 - 20 * 201 - 1)
+    assert len(longest) == PATH_MAX - 1
+    assert resolve(longest) == longest
+    with pytest.raises(PathError, match=r"4096 bytes long; the limit \(PATH_MAX\) is 4096"):
+        resolve(longest + b"x")
+
+
+def test_helpers() -> None:
+    assert parent_of(b"/a/b") == b"/a"
+    assert parent_of(b"/a") == b"/"
+    assert is_inside(b"/d/sub/d", b"/d")
+    assert not is_inside(b"/dd", b"/d")
+    assert not is_inside(b"/d", b"/d")
+    assert temp_path(b"/w/x", 12, 7) == b"/w/.batchd-tmp-12-7"
+    assert shown(b"/a/\xff") == "/a/\\xff"
