@@ -23,7 +23,6 @@ from batchd.client.subscription import EventSubscription
 from batchd.client.tracking import DEFAULT_POLL_INTERVAL, follow
 from batchd.client.upload import UploadCallback, submit_plan
 from batchd.protocol.batch_messages import (
-    TERMINAL_STATES,
     BatchProgress,
     CancelRequest,
     ListReply,
@@ -35,6 +34,7 @@ from batchd.protocol.batch_messages import (
     ShowReply,
     ShowRequest,
     UploadStatusReply,
+    has_ended,
 )
 from batchd.protocol.codec import check_version
 from batchd.protocol.endpoints import events_endpoint_for
@@ -201,7 +201,7 @@ class Client:
             last = update
             if on_progress is not None:
                 on_progress(update)
-        assert last is not None and last.state in TERMINAL_STATES
+        assert last is not None and has_ended(last)
         return last
 
     def watch(

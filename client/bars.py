@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from batchd.client.output import Output
 from batchd.client.render import json_line, size
 from batchd.client.tables import percent, progress_line, short_duration
-from batchd.protocol.batch_messages import TERMINAL_STATES, BatchProgress
+from batchd.protocol.batch_messages import BatchProgress, has_ended
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -94,7 +94,7 @@ class PlainLines(_Closing):
         last = self._printed.get(progress.id)
         if last is not None:
             when, previous = last
-            if previous.state in TERMINAL_STATES:
+            if has_ended(previous):
                 return
             changed = previous.state != progress.state
             if not changed and now - when < self._interval:
@@ -163,7 +163,7 @@ def _description(progress: BatchProgress) -> str:
 
 def _stats(progress: BatchProgress) -> str:
     failed = f"[red]{progress.failed} failed[/]" if progress.failed else "0 failed"
-    if progress.state in TERMINAL_STATES:
+    if has_ended(progress):
         timing = f"in {short_duration(progress.elapsed)}"
     else:
         timing = f"{progress.rate:.1f}/s eta {short_duration(progress.eta)}"

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from batchd.client.errors import DaemonUnreachable, WaitTimeout
 from batchd.client.subscription import EventSubscription
-from batchd.protocol.batch_messages import TERMINAL_STATES, BatchProgress, ListReply
+from batchd.protocol.batch_messages import BatchProgress, ListReply, has_ended
 from batchd.protocol.events import BATCH_TOPIC_PREFIX, BatchProgressEvent, batch_topic
 
 DEFAULT_POLL_INTERVAL = 1.0
@@ -60,12 +60,12 @@ class WatchSet:
         it (an event older than the poll that saw the end) are ignored.
         """
         if progress.id not in self.wanted:
-            if not self.everything or progress.state in TERMINAL_STATES:
+            if not self.everything or has_ended(progress):
                 return False
             self.wanted.add(progress.id)
         self.heard[progress.id] = now
         previous = self.latest.get(progress.id)
-        if previous is not None and previous.state in TERMINAL_STATES:
+        if previous is not None and has_ended(previous):
             return False
         if previous == progress:
             return False
@@ -87,7 +87,7 @@ class WatchSet:
     def ended(self, batch: int) -> bool:
         """Whether the batch reached a terminal state."""
         progress = self.latest.get(batch)
-        return progress is not None and progress.state in TERMINAL_STATES
+        return progress is not None and has_ended(progress)
 
     @property
     def finished(self) -> bool:

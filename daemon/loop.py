@@ -19,7 +19,7 @@ from batchd.daemon.dispatch import dispatch
 from batchd.daemon.journal import JournalWriteError
 from batchd.daemon.server import ControlServer, Incoming
 from batchd.daemon.signals import StopSignals
-from batchd.protocol.events import DaemonState, DaemonStatus
+from batchd.protocol.events import DAEMON_TOPIC, DaemonState, DaemonStatus
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class MainLoop:
 
     def _take_subscriptions(self) -> list[str]:
         topics, self._subscriptions = self._subscriptions, []
-        if any(t == "" or t.startswith("daemon") for t in topics):
+        if any(DAEMON_TOPIC.startswith(t) for t in topics):
             self._next_heartbeat = 0.0  # a late subscriber gets the daemon's state now
         return topics
 

@@ -1,29 +1,67 @@
 #!/usr/bin/env bash
-# The Quick start demo (`make demo`): start batchd on a throw-away state directory, talk to it
-# with batchctl, stop it cleanly, start it again and show that it knows the stop was clean.
+# The Quick start demo (`make demo`): batchd's main job on a sample tree.
+# It starts batchd on a throw-away state directory, builds a tree of a few hundred files, runs
+# one batch that sorts, renames, transforms, checksums and cleans them up with live progress,
+# shows the result, and stops the daemon cleanly.
 set -euo pipefail
-bin=${VENV:-.venv}/bin
+bin=$(cd "${VENV:-.venv}/bin" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/batchd-demo.XXXXXX")
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 ctl() { "$bin/batchctl" --runtime-dir "$work/run" "$@"; }
 
-start() {
-  "$bin/batchd" --state-dir "$work/state" --runtime-dir "$work/run" 2>>"$work/batchd.log" &
-  pid=$!
-  for _ in $(seq 100); do ctl --timeout 0.2 ping >/dev/null 2>&1 && return; sleep 0.05; done
-  cat "$work/batchd.log"; echo "batchd did not start" >&2; exit 1
-}
-
 echo "== starting batchd (state: $work/state, sockets: $work/run)"
-start
-echo "== batchctl ping"; ctl ping
-echo "== batchctl stats"; ctl stats
-echo "== batchctl --json ping"; ctl --json ping; echo
-echo "== stopping with SIGTERM"; kill -TERM "$pid"; wait "$pid"; echo "batchd exited with $?"; pid=""
-echo "== starting again: the journal says the last stop was clean"
-start
-ctl ping | grep -i clean
-kill -TERM "$pid"; wait "$pid"; pid=""
-echo "== daemon log"; cat "$work/batchd.log"
+"$bin/batchd" --state-dir "$work/state" --runtime-dir "$work/run" 2>>"$work/batchd.log" &
+pid=$!
+for _ in $(seq 100); do ctl --timeout 0.2 ping >/dev/null 2>&1 && break; sleep 0.05; done
+ctl ping
+
+echo "== building a sample tree in $work/demo"
+mkdir -p "$work/demo/inbox" && cd "$work/demo"
+for i in $(seq -w 1 120); do head -c $((2000 + 10#$i * 97)) /dev/urandom > "inbox/IMG_$i.JPG"; done
+for i in $(seq -w 1 80); do printf 'note %s: remember the milk\n' "$i" > "inbox/note-$i.txt"; done
+for i in $(seq -w 1 60); do printf 'debug line %s\n' "$i" > "inbox/app-$i.log"; done
+printf 'first\n' > a.txt; printf 'second\n' > b.txt
+echo "inbox: $(ls inbox | wc -l) files"
+
+echo "== writing plan.jsonl: sort photos, rename them, upper-case notes, checksum, drop logs, swap a/b"
+{
+  echo '{"op": "mkdir", "path": "photos"}'
+  echo '{"op": "mkdir", "path": "notes"}'
+  for f in inbox/IMG_*.JPG; do
+    n=${f#inbox/IMG_}; n=${n%.JPG}
+    echo "{\"op\": \"move\", \"src\": \"$f\", \"dst\": \"photos/photo-$n.jpg\"}"
+  done
+  for f in inbox/note-*.txt; do
+    echo "{\"op\": \"transform\", \"path\": \"$f\", \"command\": [\"tr\", \"a-z\", \"A-Z\"]}"
+    echo "{\"op\": \"copy\", \"src\": \"$f\", \"dst\": \"notes/${f#inbox/}\"}"
+  done
+  for f in inbox/app-*.log; do echo "{\"op\": \"delete\", \"path\": \"$f\"}"; done
+  echo '{"op": "checksum", "path": "a.txt", "algorithm": "sha256"}'
+  echo '{"op": "move", "src": "a.txt", "dst": "b.txt"}'
+  echo '{"op": "move", "src": "b.txt", "dst": "a.txt"}'
+} > plan.jsonl
+echo "plan: $(wc -l < plan.jsonl) items"
+
+echo "== batchctl submit plan.jsonl --dry-run (first lines)"
+ctl submit plan.jsonl --dry-run > dry-run.txt; head -8 dry-run.txt; rm dry-run.txt
+
+echo "== batchctl submit plan.jsonl --name demo --watch"
+ctl submit plan.jsonl --name demo --watch
+batch=$(ctl --json list --all | "$bin/python" -c 'import json,sys; print(json.load(sys.stdin)["batches"][-1]["id"])')
+
+echo "== batchctl progress $batch --json"
+ctl --json progress "$batch"; echo
+echo "== batchctl show $batch (checksum item)"
+ctl show "$batch" | grep -i checksum || true
+echo "== result"
+echo "photos: $(ls photos | wc -l) files, e.g. $(ls photos | head -3 | tr '\n' ' ')"
+echo "notes:  $(ls notes | wc -l) copies, e.g. $(head -1 "notes/$(ls notes | head -1)")"
+echo "inbox:  $(ls inbox | wc -l) files left (the upper-cased notes)"
+echo "a.txt now says '$(cat a.txt)', b.txt says '$(cat b.txt)' (swapped)"
+echo "== batchctl list --all"
+ctl list --all
+
+echo "== stopping batchd with SIGTERM"
+kill -TERM "$pid"; wait "$pid"; echo "batchd exited with $?"; pid=""

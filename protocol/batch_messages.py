@@ -65,7 +65,8 @@ class BatchProgress:
     """Progress of one batch; the first eight fields are the contract's fixed names.
 
     ``progress`` = (completed + failed) / total in [0, 1]; ``eta`` is seconds remaining, nil
-    until the first item finished; ``rate`` items per second, smoothed; times are seconds.
+    until the first item finished, 0 once the batch ended; ``rate`` items per second, smoothed;
+    times are seconds.
     """
 
     id: int
@@ -86,9 +87,15 @@ class BatchProgress:
     finished_at: float | None
 
 
+def has_ended(progress: BatchProgress) -> bool:
+    """True once a batch is in a final state AND nothing of it runs anymore (a cancelled
+    batch is ``cancelled`` at once, but its running items still finish)."""
+    return progress.state in TERMINAL_STATES and progress.finished_at is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One problem of a plan: the 1-based line and what is wrong with it."""
+    """One problem of a plan: the 1-based line (0: not about one line) and what is wrong."""
 
     line: int
     message: str
@@ -96,7 +103,7 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class PlannedStep:
-    """One validated step, as shown by a dry run."""
+    """One validated step, as previewed after validation (``index`` in validation order)."""
 
     index: int
     line: int
@@ -108,7 +115,7 @@ class PlannedStep:
 
 @dataclass(frozen=True, slots=True)
 class SubmitBeginRequest:
-    """Open a plan upload. ``cwd`` resolves relative paths (bytes: any file name)."""
+    """Open a plan upload. ``cwd`` (absolute; bytes: any file name) resolves relative paths."""
 
     COMMAND: ClassVar[str] = "submit_begin"
     name: str
@@ -162,7 +169,8 @@ class UploadStatusRequest:
 @dataclass(frozen=True, slots=True)
 class UploadStatusReply:
     """``accepted`` carries the batch id; ``invalid`` the problems (at most the first 1000 of
-    ``problem_count``); ``checked`` (dry run) a preview of the validated steps."""
+    ``problem_count``); ``checked`` (dry run) and ``accepted`` a preview of the validated steps
+    (at most the first 1000)."""
 
     upload: str
     state: UploadState

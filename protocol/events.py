@@ -1,7 +1,7 @@
 """Events published on the event socket, with their topics.
 
-A subscriber filters by topic prefix: ``daemon`` for the daemon's own state (later versions add
-``batch.<id>``). ``EVENTS`` maps the wire ``type`` string to its class.
+A subscriber filters by topic prefix: ``daemon`` for the daemon's own state, ``batch.<id>`` for
+one batch (``batch.`` for all). ``EVENTS`` maps the wire ``type`` string to its class.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class DaemonState(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class DaemonStatus:
-    """The daemon's state: sent at start, every heartbeat interval, and when stopping."""
+    """The daemon's state: sent at start, every heartbeat interval, to each new subscriber of
+    ``daemon``, and when stopping."""
 
     TYPE: ClassVar[str] = "daemon.status"
     state: DaemonState
@@ -47,8 +48,8 @@ def batch_topic(batch: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class BatchProgressEvent:
-    """A batch's progress: on every state change, and at most a few times a second while it
-    runs (rate-limited so a fast batch does not flood subscribers)."""
+    """A batch's progress: on every state change, to each new subscriber of its topic, and at
+    most every 0.2 s while it runs (rate-limited so a fast batch does not flood subscribers)."""
 
     TYPE: ClassVar[str] = "batch.progress"
     progress: BatchProgress
@@ -61,7 +62,7 @@ class BatchProgressEvent:
 
 @dataclass(frozen=True, slots=True)
 class ItemChange:
-    """One item that finished, failed or was scheduled for a retry."""
+    """One item that completed, failed for good or was scheduled for a retry."""
 
     index: int
     line: int

@@ -67,7 +67,7 @@ class Batch:
         self.steps = steps
         self.priority = priority
         self.submitted_at = submitted_at
-        self.finished_at: float | None = None
+        self.end_journaled = False
         self.started = now
         self.ended: float | None = None
         self.state = BatchState.RUNNING
@@ -215,7 +215,8 @@ class Batch:
             self.errors.pop(index, None)
         self.failed -= len(failed)
         self.state = BatchState.RUNNING
-        self.finished_at = self.ended = None
+        self.ended = None
+        self.end_journaled = False
         first_level = next(i for i, span in enumerate(self._levels)
                            if span.first <= failed[0] < span.first + span.count)  # fmt: skip
         self._enter_level(first_level)
@@ -226,9 +227,12 @@ class Batch:
     def progress(self, now: float, wall_now: float) -> BatchProgress:
         """The contract's progress fields, consistent with each other at this instant."""
         remaining = self.total - self.completed - self.failed - self.skipped
-        self.rate.tick(now)
-        rate = self.rate.current(now)
         end = self.ended if self.ended is not None else now
+        if self.ended is None:
+            self.rate.tick(now)
+            rate = self.rate.current(now)
+        else:  # frozen once ended: the batch's average rate
+            rate = (self.completed + self.failed) / max(end - self.started, 1e-9)
         eta = (
             0.0 if self.ended is not None else estimate_eta(remaining, rate, self.rate.finished_any)
         )
@@ -250,6 +254,11 @@ class Batch:
             submitted_at=self.submitted_at,
             finished_at=self.finished_at,
         )
+
+    @property
+    def finished_at(self) -> float | None:
+        """Wall-clock end time (from the monotonic duration, immune to clock jumps)."""
+        return None if self.ended is None else self.submitted_at + (self.ended - self.started)
 
     def item_state(self, index: int) -> ItemState:
         """One item's state."""

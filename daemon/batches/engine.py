@@ -151,8 +151,8 @@ class BatchEngine:
     def publish_events(self, now: float, wall: float, subscriptions: Iterable[str]) -> None:
         """Record endings, flush result logs, and publish progress (rate-limited)."""
         for batch in self.registry:
-            if batch.ended is not None and batch.finished_at is None:
-                batch.finished_at = wall
+            if batch.ended is not None and not batch.end_journaled:
+                batch.end_journaled = True
                 self.journal.append(BatchEnded(batch=batch.id, state=batch.state.value, time=wall))
                 log.info(
                     "batch %d %s: %d completed, %d failed of %d",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from batchd.daemon.batches.batch import Batch
 from batchd.protocol.batch_messages import BatchState
-from batchd.protocol.events import BATCH_TOPIC_PREFIX, BatchItemsEvent, BatchProgressEvent, Event
+from batchd.protocol.events import BatchItemsEvent, BatchProgressEvent, Event, batch_topic
 
 INTERVAL = 0.2
 """Seconds between two progress events of one batch (state changes go out at once)."""
@@ -34,11 +34,12 @@ class ProgressPublisher:
         self, batches: Sequence[Batch], now: float, wall: float, subscriptions: Iterable[str]
     ) -> None:
         """Publish what is due; ``subscriptions`` are topics subscribed to since last time."""
-        fresh = [t for t in subscriptions if t == "" or t.startswith(BATCH_TOPIC_PREFIX[:-1])]
+        fresh = list(subscriptions)
         self._due = None
         for batch in batches:
             state_changed = self._last_state.get(batch.id) is not batch.state
-            wanted = any(f"{BATCH_TOPIC_PREFIX}{batch.id}".startswith(t) for t in fresh)
+            topic = batch_topic(batch.id)
+            wanted = any(topic.startswith(t) for t in fresh)
             if not (state_changed or wanted or batch.changes):
                 continue
             if not (state_changed or wanted) and now - self._last_sent.get(batch.id, -1e9) < (

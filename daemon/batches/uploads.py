@@ -41,6 +41,11 @@ IDLE_EXPIRY: Final = 600.0
 SUMMARY_NAME: Final = "validation.msgpack"
 PROBLEMS_SHOWN: Final = 1000
 PREVIEW_STEPS: Final = 1000
+PREVIEW_BYTES: Final = 512 * 1024
+"""Path bytes a preview carries at most, so the reply stays far below the message limit."""
+
+
+_IN_PROGRESS: Final = frozenset({UploadState.RECEIVING, UploadState.VALIDATING})
 
 
 @dataclass
@@ -94,7 +99,8 @@ class Uploads:
 
     def begin(self, request: SubmitBeginRequest, now: float) -> SubmitBeginReply:
         """Open an upload."""
-        if len(self._uploads) >= MAX_UPLOADS:
+        busy = [u for u in self._uploads.values() if u.state in _IN_PROGRESS]
+        if len(busy) >= MAX_UPLOADS:
             raise Unavailable(f"too many plan uploads in progress ({MAX_UPLOADS}); retry later")
         if not os.path.isabs(request.cwd):
             raise InvalidArguments(f"cwd must be an absolute path, got {request.cwd!r}")
@@ -172,11 +178,14 @@ class Uploads:
         )
         return upload
 
-    def get(self, upload_id: str) -> Upload:
-        """An upload by id; raises InvalidArguments for an unknown one."""
+    def get(self, upload_id: str, now: float | None = None) -> Upload:
+        """An upload by id (``now`` marks it as still wanted); raises InvalidArguments for an
+        unknown one."""
         upload = self._uploads.get(upload_id)
         if upload is None:
             raise InvalidArguments(f"no plan upload {upload_id!r} (it may have expired)")
+        if now is not None:
+            upload.touched = now
         return upload
 
     def fds(self) -> list[int]:

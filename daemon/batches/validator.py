@@ -16,7 +16,12 @@ from pathlib import Path
 
 import msgpack
 
-from batchd.daemon.batches.uploads import PREVIEW_STEPS, PROBLEMS_SHOWN, SUMMARY_NAME
+from batchd.daemon.batches.uploads import (
+    PREVIEW_BYTES,
+    PREVIEW_STEPS,
+    PROBLEMS_SHOWN,
+    SUMMARY_NAME,
+)
 from batchd.daemon.plan.fsview import OsFileSystemView
 from batchd.daemon.plan.reader import read_plan_lines
 from batchd.daemon.plan.store import PlanStoreWriter
@@ -40,11 +45,15 @@ def run(
     steps = result.steps
     valid = result.ok and steps is not None
     if steps is not None and not dry_run:
-        PlanStoreWriter(out, batch=batch).write(steps, steps.levels, steps.timeouts)
+        PlanStoreWriter(out, batch=batch).write(steps, steps.levels)
     preview = []
+    budget = PREVIEW_BYTES
     if steps is not None:
         for position in range(min(PREVIEW_STEPS, len(steps))):
             step = steps[position]
+            budget -= len(step.path) + len(step.dest or b"")
+            if budget < 0:
+                break
             op = step.op.name.lower()
             preview.append(
                 [step.index, step.line, op, step.path, step.dest, steps.levels[position]]

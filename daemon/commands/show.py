@@ -10,6 +10,9 @@ from batchd.protocol.batch_messages import ItemInfo, ShowReply, ShowRequest
 from batchd.protocol.errors import InvalidArguments
 
 MAX_PAGE = 10_000
+REPLY_BUDGET = 1024 * 1024
+"""Bytes of paths, errors, results and diagnostics one reply carries at most (the message
+limit is 2 MiB); a page that would exceed it is cut short and the client asks for the next."""
 
 
 def handle(ctx: DaemonContext, request: ShowRequest) -> ShowReply:
@@ -28,9 +31,15 @@ def handle(ctx: DaemonContext, request: ShowRequest) -> ShowReply:
         first = min(request.offset, batch.total)
         steps = batch.steps.read(first, min(request.limit, batch.total - first))
     results = registry.results(batch.id).lookup({step.index for step in steps})
-    items = []
+    items: list[ItemInfo] = []
+    budget = REPLY_BUDGET
     for step in steps:
         result = results.get(step.index)
+        size = len(step.path) + len(step.dest or b"")
+        size += sum(len(r.error) + len(r.result) + len(r.diagnostics) for r in (result,) if r)
+        budget -= size + 64
+        if budget < 0 and items:
+            break
         items.append(
             ItemInfo(
                 index=step.index,

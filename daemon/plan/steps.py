@@ -74,3 +74,9 @@ class PlannedSteps(Sequence[Step]):
             index, item.line, item.op, item.path, item.dest, item.overwrite, item.command,
             item.algorithm, item.handler, item.args, size, item.timeout or 0.0,
         )  # fmt: skip
+
+    @property
+    def timeouts(self) -> Sequence[float | None]:
+        """Per step, the item's timeout in seconds or None (also in ``Step.timeout``; kept
+        for callers of ``PlanStoreWriter.write`` that pass it)."""
+        return [None if step.timeout == 0 else step.timeout for step in self]

@@ -93,11 +93,20 @@ class PlanStoreWriter:
         self.directory = Path(directory)
         self.batch = batch
 
-    def write(self, steps: Sequence[Step], levels: Sequence[int]) -> tuple[LevelSpan, ...]:
+    def write(
+        self,
+        steps: Sequence[Step],
+        levels: Sequence[int],
+        timeouts: Sequence[float | None] | None = None,
+    ) -> tuple[LevelSpan, ...]:
         """Write ``steps`` (any order; ``levels[i]`` belongs to ``steps[i]``) in execution
-        order with ``index`` set to the execution position; returns the level table."""
-        if len(levels) != len(steps):
-            raise ValueError(f"{len(steps)} steps but {len(levels)} levels")
+        order with ``index`` set to the execution position; returns the level table.
+
+        ``timeouts[i]``, when given, is used for a step whose ``timeout`` is 0 (older
+        callers; steps now carry their timeout themselves).
+        """
+        if len(levels) != len(steps) or (timeouts is not None and len(timeouts) != len(steps)):
+            raise ValueError(f"{len(steps)} steps but {len(levels)} levels or other timeouts")
         self.directory.mkdir(parents=True, exist_ok=True)
         order = _execution_order(steps, levels)
         spans: list[LevelSpan] = []
@@ -110,6 +119,8 @@ class PlanStoreWriter:
                 step = steps[position]
                 row = step.to_row()
                 row[0] = index
+                if timeouts is not None and not step.timeout:
+                    row[-1] = float(timeouts[position] or 0.0)
                 data = pack(row)
                 offsets += _U64.pack(offset)
                 out.write(data)

@@ -78,7 +78,9 @@ def validate(lines: list[tuple[int, bytes]], fs: MemoryFileSystemView) -> Valida
     return validate_plan(lines, cwd=b"/data", fs=fs, batch=1, known_handlers=())
 
 
-def bench_validate(lines: list[tuple[int, bytes]], fs: MemoryFileSystemView, repeats: int) -> dict[str, float]:
+def bench_validate(
+    lines: list[tuple[int, bytes]], fs: MemoryFileSystemView, repeats: int
+) -> dict[str, float]:
     times = []
     for _ in range(repeats):
         gc.collect()
@@ -104,7 +106,9 @@ def bench_validate(lines: list[tuple[int, bytes]], fs: MemoryFileSystemView, rep
     }
 
 
-def bench_store(lines: list[tuple[int, bytes]], fs: MemoryFileSystemView, root: Path) -> dict[str, float]:
+def bench_store(
+    lines: list[tuple[int, bytes]], fs: MemoryFileSystemView, root: Path
+) -> dict[str, float]:
     result = validate(lines, fs)
     assert result.steps is not None
     steps = result.steps

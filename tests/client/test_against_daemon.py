@@ -27,7 +27,8 @@ def test_batchctl_stats_reports_journal_and_limits(daemon: RunningDaemon) -> Non
     assert document["journal"]["durable_lsn"] >= 1
     assert document["journal"]["fsyncs"] >= 1
     assert document["limits"]["max_workers"] >= 1
-    assert document["workers"] == []
+    assert len(document["workers"]) == document["limits"]["max_workers"]
+    assert all(worker["rss"] > 0 for worker in document["workers"])
 
 
 def test_ping_reports_the_previous_stop(daemon: RunningDaemon) -> None:

@@ -19,7 +19,6 @@ from polling import wait_until
 
 from batchd.protocol import codec
 from batchd.protocol.batch_messages import (
-    TERMINAL_STATES,
     BatchProgress,
     ProgressRequest,
     SubmitBeginReply,
@@ -30,6 +29,7 @@ from batchd.protocol.batch_messages import (
     UploadState,
     UploadStatusReply,
     UploadStatusRequest,
+    has_ended,
 )
 from batchd.protocol.messages import PingReply, PingRequest, Request
 
@@ -167,7 +167,7 @@ class RunningDaemon:
 
         def ended() -> BatchProgress | None:
             progress = self.progress(batch)
-            return progress if progress.state in TERMINAL_STATES else None
+            return progress if has_ended(progress) else None
 
         return wait_until(ended, timeout, interval=0.05, what=f"batch {batch} to end")
 

@@ -21,6 +21,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchd.protocol import codec
+from batchd.protocol.batch_messages import (
+    BatchProgress,
+    BatchState,
+    ItemState,
+    PlannedStep,
+    ProgressRequest,
+    SubmitBeginReply,
+    SubmitBeginRequest,
+    SubmitChunkReply,
+    SubmitChunkRequest,
+    SubmitEndRequest,
+    UploadState,
+    UploadStatusReply,
+    UploadStatusRequest,
+)
 from batchd.protocol.codec import (
     MAX_CONTAINER_ITEMS,
     MAX_MESSAGE_BYTES,
@@ -30,7 +45,15 @@ from batchd.protocol.codec import (
     encode_request,
 )
 from batchd.protocol.errors import ErrorCode, UnknownCommand, error_from_wire
-from batchd.protocol.events import EVENTS, DaemonState, DaemonStatus
+from batchd.protocol.events import (
+    EVENTS,
+    BatchItemsEvent,
+    BatchProgressEvent,
+    DaemonState,
+    DaemonStatus,
+    ItemChange,
+    batch_topic,
+)
 from batchd.protocol.messages import COMMANDS, HelloReply, HelloRequest, PingReply, PingRequest
 from batchd.protocol.version import PROTOCOL_VERSION
 
@@ -198,6 +221,12 @@ def test_limits_and_version_in_the_doc_match_the_code() -> None:
     assert f"at most {MAX_CONTAINER_ITEMS} items in one array" in text
 
 
+EXAMPLE_PLAN = (
+    b'{"op": "mkdir", "path": "sorted"}\n{"op": "move", "src": "a.jpg", "dst": "sorted/a.jpg"}\n'
+)
+"""The plan the worked example submits (section 8), from the client's cwd ``/home/ann``."""
+
+
 def example_messages() -> dict[str, bytes]:
     """The doc's examples, encoded by the real codec."""
     v = PROTOCOL_VERSION
@@ -212,6 +241,43 @@ def example_messages() -> dict[str, bytes]:
     )
     unknown = UnknownCommand("unknown command 'frobnicate'", {"command": "frobnicate"})
     status = DaemonStatus(state=DaemonState.RUNNING, pid=4242, uptime=15.0)
+    upload = "5f0c3e9a1b2d4c68"
+    validating = UploadStatusReply(upload, UploadState.VALIDATING, None, 0, 0, (), ())
+    preview = (
+        PlannedStep(0, 1, "mkdir", b"/home/ann/sorted", None, 0),
+        PlannedStep(1, 2, "move", b"/home/ann/a.jpg", b"/home/ann/sorted/a.jpg", 1),
+    )
+    accepted = UploadStatusReply(upload, UploadState.ACCEPTED, 7, 2, 0, (), preview)
+    running = BatchProgress(
+        id=7,
+        name="photos",
+        state=BatchState.RUNNING,
+        total=2,
+        completed=1,
+        failed=0,
+        progress=0.5,
+        eta=0.5,
+        rate=2.0,
+        running=1,
+        pending=0,
+        elapsed=0.5,
+        retried=0,
+        priority=0,
+        submitted_at=1767225620.0,
+        finished_at=None,
+    )
+    completed = dataclasses.replace(
+        running,
+        state=BatchState.COMPLETED,
+        completed=2,
+        progress=1.0,
+        eta=0.0,
+        rate=2.5,
+        running=0,
+        elapsed=0.8,
+        finished_at=1767225620.8,
+    )
+    items = BatchItemsEvent(7, (ItemChange(1, 2, ItemState.COMPLETED, ""),), 0)
     return {
         "hello-request": encode_request(1, HelloRequest(protocol=v, client="batchctl 0.1.0")),
         "hello-reply": encode_reply(1, HelloReply(protocol=v, daemon_version="0.1.0", pid=4242)),
@@ -219,7 +285,46 @@ def example_messages() -> dict[str, bytes]:
         "ping-reply": encode_reply(2, ping),
         "unknown-command-error": encode_error(3, unknown),
         "daemon-status-event": encode_event(status, seq=3, time=1767225615.0)[1],
+        "submit-begin-request": encode_request(4, SubmitBeginRequest("photos", b"/home/ann")),
+        "submit-begin-reply": encode_reply(4, SubmitBeginReply(upload, 1024 * 1024)),
+        "submit-chunk-request": encode_request(5, SubmitChunkRequest(upload, 0, EXAMPLE_PLAN)),
+        "submit-chunk-reply": encode_reply(5, SubmitChunkReply(upload, len(EXAMPLE_PLAN))),
+        "submit-end-request": encode_request(6, SubmitEndRequest(upload)),
+        "submit-end-reply": encode_reply(6, validating),
+        "upload-status-request": encode_request(7, UploadStatusRequest(upload)),
+        "upload-status-reply": encode_reply(7, accepted),
+        "progress-request": encode_request(8, ProgressRequest(7)),
+        "progress-reply": encode_reply(8, running),
+        "batch-items-event": encode_event(items, seq=9, time=1767225621.0)[1],
+        "batch-progress-event": encode_event(
+            BatchProgressEvent(completed), seq=10, time=1767225621.0
+        )[1],
     }
+
+
+def shown_as_json(value: object) -> str:
+    """A decoded message as the doc writes it: ``json.dumps``, except that a bin value (which
+    JSON lacks) is written ``b"…"`` with its bytes as a JSON string (ASCII only)."""
+    if isinstance(value, bytes):
+        return "b" + json.dumps(value.decode("ascii"))
+    if isinstance(value, dict):
+        pairs = (f"{json.dumps(k)}: {shown_as_json(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(shown_as_json(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=15,
+)
+
+
+@given(value=_JSON_VALUES)
+def test_shown_as_json_is_json_dumps_without_bin(value: object) -> None:
+    assert shown_as_json(value) == json.dumps(value)
 
 
 def formatted(data: bytes) -> str:
@@ -240,4 +345,13 @@ def test_each_example_states_its_size_and_decoded_value(name: str) -> None:
     data = example_messages()[name]
     text = doc_text()
     assert f"{len(data)} bytes" in text
-    assert json.dumps(codec.unpack(data)) in text, f"{name} should be shown as JSON"
+    assert shown_as_json(codec.unpack(data)) in text, f"{name} should be shown as JSON"
+
+
+def test_the_example_subscription_is_the_batch_topic() -> None:
+    """The worked example's SUB subscription message is 0x01 + the topic of batch 7."""
+    text = doc_text()
+    topic = batch_topic(7).encode()
+    subscribe = b"\x01" + topic
+    assert f"`{subscribe.hex(' ')}`" in text
+    assert f"frame 0 is `{topic.hex(' ')}` (`{topic.decode()}`)" in text

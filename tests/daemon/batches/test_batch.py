@@ -183,3 +183,11 @@ def test_empty_batch_is_complete_at_once() -> None:
     batch = _batch()
     assert batch.state is BatchState.COMPLETED
     assert batch.progress(0.0, 0.0).progress == 1.0
+
+
+def test_rate_is_frozen_once_the_batch_ended() -> None:
+    batch = _batch(4)
+    for step in batch.take(4, 0.0):
+        batch.finish(step, _ok(step), 2.0, POLICY, random.Random(1))
+    assert batch.progress(2.0, 0.0).rate == 2.0
+    assert batch.progress(500.0, 0.0).rate == 2.0

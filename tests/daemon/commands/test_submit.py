@@ -135,3 +135,11 @@ def test_five_thousand_item_mixed_plan_ends_equal_to_the_oracle(
     show = daemon.request(ShowRequest(status.batch, limit=10_000), ShowReply)
     digests = {item.line: item.result for item in show.items if item.op == "checksum"}
     assert digests == checksums
+
+
+def test_finished_uploads_do_not_hold_upload_slots(daemon: RunningDaemon, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    make_files(data, {"f": b"x"})
+    for _ in range(20):  # more than the 16 uploads that may be in progress at once
+        status = daemon.submit(_plan({"op": "checksum", "path": "f"}), data)
+        assert status.state is UploadState.ACCEPTED

@@ -39,9 +39,9 @@ def test_paths_are_made_absolute_and_normal(raw: bytes, expected: bytes) -> None
 
 def test_a_source_may_end_in_dot_dot_but_a_target_may_not() -> None:
     assert resolve(b"a/b/..", target=False) == b"/home/u/a"
-    with pytest.raises(PathError, match="ends with '..'"):
+    with pytest.raises(PathError, match=r"ends with '\.\.'"):
         resolve(b"a/b/..")
-    with pytest.raises(PathError, match="ends with '.'"):
+    with pytest.raises(PathError, match=r"ends with '\.'"):
         resolve(b"a/.")
 
 

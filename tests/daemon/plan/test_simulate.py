@@ -82,13 +82,13 @@ def check_destination(tree: Tree, item: dict[str, object], src_kind: str, dst: b
             raise Invalid("exists")
 
 
-def reference(initial: Tree, items: list[dict[str, object]]) -> Tree:
-    """The plan semantics, written as plainly as possible (raises Invalid)."""
-    tree = {p: Node(n.kind, n.content) for p, n in initial.items()}
+def rename_groups(items: list[dict[str, object]]) -> dict[int, set[int]]:
+    """Each move's group (moves linked by destination == source); raises Invalid for the
+    plans no order can run: duplicates, nesting, other items touching a group between."""
     moves = [i for i, item in enumerate(items) if item["op"] == "move"]
     src = {i: items[i]["src"] for i in moves}
     dst = {i: items[i]["dst"] for i in moves}
-    for i, item in enumerate(items):
+    for item in items:
         if item["op"] in ("move", "copy") and (
             item["src"] == item["dst"] or inside(item["dst"], item["src"])  # type: ignore[arg-type]
         ):
@@ -111,6 +111,15 @@ def reference(initial: Tree, items: list[dict[str, object]]) -> Tree:
                 touched = [items[k].get("path"), items[k].get("src"), items[k].get("dst")]
                 if any(related(t, p) for t in touched if t for p in paths):  # type: ignore[arg-type]
                     raise Invalid("between")
+    return group_of
+
+
+def reference(initial: Tree, items: list[dict[str, object]]) -> Tree:
+    """The plan semantics, written as plainly as possible (raises Invalid)."""
+    tree = {p: Node(n.kind, n.content) for p, n in initial.items()}
+    group_of = rename_groups(items)
+    src = {i: item["src"] for i, item in enumerate(items) if item["op"] == "move"}
+    dst = {i: item["dst"] for i, item in enumerate(items) if item["op"] == "move"}
     for i, item in enumerate(items):
         line = i + 1
         op = item["op"]

@@ -1,0 +1,30 @@
+"""The progress-latency benchmark still runs (quick sizes); numbers are recorded by
+`make bench`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_progress_bench_runs_quick() -> None:
+    script = Path(__file__).with_name("bench_progress.py")
+    result = subprocess.run(
+        [sys.executable, str(script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    numbers = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in (
+        "busy_progress_p50_us",
+        "busy_progress_p99_us",
+        "busy_ping_p50_us",
+        "busy_ping_p99_us",
+        "idle_progress_p99_us",
+    ):
+        assert numbers[key] > 0, key
