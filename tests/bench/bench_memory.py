@@ -162,11 +162,12 @@ def measure(root: Path, items: int, run_seconds: float) -> tuple[dict[str, float
     """Upload, validate and run the plan under the sampler; the timings and the sampler."""
     plan = make_plan(root, items)
     daemon = RunningDaemon(root, args=("--log-level", "info"), name="memory")
-    daemon.start()
-    assert daemon.process is not None
-    sampler = RssSampler(daemon.process.pid)
-    sampler.start()
+    sampler: RssSampler | None = None
     try:
+        daemon.start()
+        assert daemon.process is not None
+        sampler = RssSampler(daemon.process.pid)
+        sampler.start()
         time.sleep(IDLE_SECONDS)  # the idle baseline
         sampler.enter("upload")
         upload_started = time.monotonic()
@@ -184,8 +185,12 @@ def measure(root: Path, items: int, run_seconds: float) -> tuple[dict[str, float
         else:
             daemon.request(CancelRequest(batch), BatchProgress)
     finally:
-        sampler.stop()
-        stop_daemon(daemon)
+        try:
+            if sampler is not None:
+                sampler.stop()
+        finally:
+            stop_daemon(daemon)
+    assert sampler is not None
     done = progress.completed + progress.failed
     cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
     return {

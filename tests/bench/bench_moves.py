@@ -117,7 +117,11 @@ class BatchdMoves:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.daemon = RunningDaemon(root, args=("--log-level", "info"), name="moves")
-        self.daemon.start()
+        try:
+            self.daemon.start()
+        except BaseException:
+            stop_daemon(self.daemon)
+            raise
         assert self.daemon.process is not None
         self.process = psutil.Process(self.daemon.process.pid)
 

@@ -145,12 +145,12 @@ def measure(root: Path, count: int) -> dict[str, float]:
     config = root / "batchd.toml"
     config.write_text("max_workers = 2\n")
     daemon = RunningDaemon(root, args=("--log-level", "info", "--config", str(config)))
-    daemon.start()
-    assert daemon.process is not None
-    process = psutil.Process(daemon.process.pid)
     client = Client(daemon.control_endpoint)
     results: dict[str, float] = {"count": count}
     try:
+        daemon.start()
+        assert daemon.process is not None
+        process = psutil.Process(daemon.process.pid)
         # Idle reference: progress of a finished one-item batch, with nothing running.
         done = daemon.submit(line, root, name="idle")
         assert done.batch is not None, done.problems[:5]

@@ -67,15 +67,13 @@ def make_input(root: Path) -> tuple[Path, int]:
     return path, size
 
 
-def start_daemon(root: Path, workers: int) -> RunningDaemon:
-    """A daemon with ``max_workers = workers`` from a TOML config file."""
+def daemon_with(root: Path, workers: int) -> RunningDaemon:
+    """A daemon (not started) with ``max_workers = workers`` from a TOML config file."""
     config = root / f"w{workers}.toml"
     config.write_text(f"max_workers = {workers}\n")
-    daemon = RunningDaemon(
+    return RunningDaemon(
         root, args=("--log-level", "info", "--config", str(config)), name=f"w{workers}"
     )
-    daemon.start()
-    return daemon
 
 
 def run_batch(daemon: RunningDaemon, plan: bytes, cwd: Path) -> float:
@@ -119,7 +117,8 @@ def main() -> None:
         samples: dict[int, list[float]] = {0: [], 1: [], 2: []}
         try:
             for workers in (1, 2):
-                daemons[workers] = start_daemon(root, workers)
+                daemons[workers] = daemon_with(root, workers)
+                daemons[workers].start()
             for workers in (1, 2):  # warm-up: workers started, imports done, cache hot
                 run_batch(daemons[workers], plan[: len(plan) // items * 2], root)
             for _ in range(repeats):
