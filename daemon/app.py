@@ -14,6 +14,7 @@ from contextlib import ExitStack
 import zmq
 
 from batchd.daemon.batches.engine import BatchEngine, EngineSettings
+from batchd.daemon.batches.recovery import BatchesFold
 from batchd.daemon.batches.registry import BatchRegistry
 from batchd.daemon.batches.retry import RetryPolicy
 from batchd.daemon.batches.uploads import Uploads
@@ -50,7 +51,10 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
             cleanup.callback(lock.release)
 
         started = time.monotonic()
-        journal, history = Journal.open(paths.journal_dir, recover)
+        batches = BatchesFold()
+        journal, history = Journal.open(
+            paths.journal_dir, lambda records: recover(batches.observe(records))
+        )
         cleanup.callback(journal.close)
         journal.append(DaemonStarted(pid=os.getpid(), time=time.time(), version=BATCHD_VERSION))
         journal.commit()
@@ -66,6 +70,7 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
         server = ControlServer(zmq_context, paths.control_endpoint, paths.events_endpoint)
         cleanup.callback(server.close)
         engine = _start_engine(config, paths, journal, server)
+        engine.restore(batches.batches, resume=config.enable_checkpoint, now=time.monotonic())
         ctx.batch_engine = engine
         server.bind()
         log.info(

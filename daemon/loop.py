@@ -56,9 +56,10 @@ class MainLoop:
             now = time.monotonic()
             self.engine.reap_validations(now, time.time())
             self.engine.collect_outcomes(now)
+            self.engine.dispatch_ready(now)
             self.commit_journal()
             self.send_replies()
-            self.engine.dispatch_ready(time.monotonic())
+            self.engine.start_staged()
             self.engine.publish_events(time.monotonic(), time.time(), self._take_subscriptions())
             self.run_timers()
 

@@ -17,7 +17,7 @@ from typing import Final, Protocol
 
 from batchd.daemon.batches.progress import RateMeter, estimate_eta, fraction_done
 from batchd.daemon.batches.retry import RetryPolicy
-from batchd.daemon.ops.step import Outcome, Step
+from batchd.daemon.ops.step import Fingerprint, Outcome, Step
 from batchd.daemon.plan.store import LevelSpan
 from batchd.protocol.batch_messages import BatchProgress, BatchState, ItemState
 from batchd.protocol.events import ItemChange
@@ -75,6 +75,9 @@ class Batch:
         self.item_states = bytearray(self.total)
         self.attempts = bytearray(self.total)
         self.errors: dict[int, str] = {}
+        self.expected: dict[int, Fingerprint | None] = {}
+        """Original pre-state of items that must converge against it when they run again
+        (interrupted by a crash, or failed transiently)."""
         self.completed = self.failed = self.running = self.retried = self.skipped = 0
         self.rate = RateMeter(started=now)
         self.changes: list[ItemChange] = []
@@ -135,6 +138,40 @@ class Batch:
         """Steps of the open level not yet started (for sizing chunks)."""
         return max(0, self._level_end - self._cursor) + len(self._requeued)
 
+    @classmethod
+    def restored(
+        cls,
+        batch_id: int,
+        name: str,
+        steps: StepSource,
+        *,
+        states: bytearray,
+        attempts: bytearray,
+        expected: dict[int, Fingerprint | None],
+        errors: dict[int, str],
+        priority: int,
+        submitted_at: float,
+        now: float,
+        state: BatchState,
+    ) -> Batch:
+        """A batch rebuilt from the journal: items that ended stay ended; interrupted and
+        retry-waiting items run again (against their ``expected`` pre-state)."""
+        batch = cls(batch_id, name, steps, priority=priority, submitted_at=submitted_at, now=now)
+        for code in (_RUNNING, _RETRY_WAIT):  # neither survives a restart
+            states[:] = states.replace(bytes([code]), bytes([_PENDING]))
+        batch.item_states, batch.attempts = states, attempts
+        batch.expected, batch.errors = expected, errors
+        batch.completed = states.count(_COMPLETED)
+        batch.failed = states.count(_FAILED)
+        batch.skipped = states.count(_SKIPPED)
+        batch.ended = None
+        batch.state = BatchState.RUNNING if state is BatchState.CANCELLED else state
+        if state is BatchState.CANCELLED:
+            batch.cancel(now)
+        batch._enter_level(0)
+        batch._after_change(now)
+        return batch
+
     # -- what happened -------------------------------------------------------------------
 
     def finish(self, step: Step, outcome: Outcome, now: float, policy: RetryPolicy,
@@ -148,6 +185,7 @@ class Batch:
         if outcome.ok:
             self._settle(index, _COMPLETED, now)
             self.errors.pop(index, None)
+            self.expected.pop(index, None)
             self.completed += 1
             self._note(ItemChange(index, step.line, ItemState.COMPLETED, ""))
         elif self.state is not BatchState.CANCELLED and policy.should_retry(
@@ -161,6 +199,7 @@ class Batch:
         else:
             self._settle(index, _FAILED, now)
             self.errors[index] = outcome.error
+            self.expected.pop(index, None)
             self.failed += 1
             self._note(ItemChange(index, step.line, ItemState.FAILED, outcome.error))
         self._after_change(now)

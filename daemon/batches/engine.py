@@ -8,22 +8,24 @@ in pure modules (``batch``, ``scheduling``, ``retry``, ``progress``).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from batchd.daemon.batches.batch import Batch
+from batchd.daemon.batches.batch import CODES, Batch
 from batchd.daemon.batches.publisher import ProgressPublisher
+from batchd.daemon.batches.recovery import RecoveredBatch
 from batchd.daemon.batches.registry import BatchRegistry
 from batchd.daemon.batches.results import ItemResult
 from batchd.daemon.batches.retry import RetryPolicy
 from batchd.daemon.batches.scheduling import Candidate, chunk_size, next_batch
 from batchd.daemon.batches.uploads import Uploads
 from batchd.daemon.journal import Journal
-from batchd.daemon.journal.records import BatchCreated, BatchEnded
-from batchd.daemon.ops.step import Step
-from batchd.daemon.plan.store import PlanStore
+from batchd.daemon.journal.records import BatchCreated, BatchEnded, ItemDone, ItemIntent
+from batchd.daemon.ops.step import Fingerprint, Step
+from batchd.daemon.plan.store import PlanStore, PlanStoreError
 from batchd.daemon.pool.executor import (
     Chunk,
     ChunkFinished,
@@ -31,7 +33,7 @@ from batchd.daemon.pool.executor import (
     ItemFinished,
     StepsReturned,
 )
-from batchd.protocol.batch_messages import BatchState
+from batchd.protocol.batch_messages import BatchState, ItemState
 from batchd.protocol.events import Event
 
 log = logging.getLogger(__name__)
@@ -66,8 +68,54 @@ class BatchEngine:
         self.settings = settings
         self.publisher = ProgressPublisher(publish)
         self._rng = random.Random()
-        self._in_flight: dict[int, dict[int, Step]] = {}
+        self._in_flight: dict[int, dict[int, tuple[Step, Fingerprint | None]]] = {}
+        self._staged: list[Chunk] = []
+        self._staged_lsn = 0
         self._next_chunk = 1
+
+    def restore(self, recovered: Mapping[int, RecoveredBatch], *, resume: bool, now: float) -> None:
+        """Rebuild the journal's batches at start; unfinished ones run on (``resume``) or
+        wait as ``interrupted`` for ``batchctl resume``."""
+        for batch_id in sorted(recovered):
+            found = recovered[batch_id]
+            try:
+                store = PlanStore.open(self.registry.directory(batch_id))
+            except PlanStoreError as exc:
+                log.error("batch %d cannot be restored: %s", batch_id, exc)
+                continue
+            created = found.created
+            if found.ended is not None:
+                state = BatchState(found.ended)
+            elif found.cancelled:
+                state = BatchState.CANCELLED
+            elif found.paused:
+                state = BatchState.PAUSED
+            else:
+                state = BatchState.RUNNING if resume else BatchState.INTERRUPTED
+            batch = Batch.restored(
+                batch_id,
+                created.name,
+                store,
+                states=found.states,
+                attempts=found.attempts,
+                expected=found.expected,
+                errors=found.errors,
+                priority=created.priority,
+                submitted_at=created.time,
+                now=now,
+                state=state,
+            )
+            batch.end_journaled = found.ended is not None
+            self.registry.add(batch)
+            if found.ended is None:
+                log.info(
+                    "batch %d restored %s: %d of %d items done, %d interrupted",
+                    batch_id,
+                    batch.state.value,
+                    batch.completed + batch.failed,
+                    batch.total,
+                    len(found.interrupted),
+                )
 
     # -- loop steps ----------------------------------------------------------------------
 
@@ -115,16 +163,18 @@ class BatchEngine:
             if isinstance(event, ItemFinished):
                 self._finish(event, now)
             elif isinstance(event, StepsReturned):
-                steps = self._in_flight.get(event.chunk_id, {})
+                in_flight = self._in_flight.get(event.chunk_id, {})
                 for step in event.steps:
-                    steps.pop(step.index, None)
+                    in_flight.pop(step.index, None)
                 self.registry.get(event.batch).returned(event.steps, now)
             elif isinstance(event, ChunkFinished):
                 self._in_flight.pop(event.chunk_id, None)
 
     def dispatch_ready(self, now: float) -> None:
-        """Give free workers chunks, batches sharing them fairly."""
-        while self.executor.capacity() > 0:
+        """Choose chunks for the free workers (batches share them fairly) and journal an
+        INTENT per step; the chunks start once those records are durable (``start_staged``)."""
+        free = self.executor.capacity() - len(self._staged)
+        while free > 0:
             active = {batch.id: batch for batch in self.registry.active()}
             chosen = next_batch(
                 [Candidate(b.id, b.priority, b.served, b.has_work(now)) for b in active.values()]
@@ -136,17 +186,16 @@ class BatchEngine:
             steps = batch.take(size, now)
             if not steps:
                 return
-            chunk_id, self._next_chunk = self._next_chunk, self._next_chunk + 1
-            self._in_flight[chunk_id] = {step.index: step for step in steps}
-            self.executor.submit(
-                Chunk(
-                    chunk_id=chunk_id,
-                    batch=batch.id,
-                    steps=tuple(steps),
-                    expected=(None,) * len(steps),
-                    item_timeout=self.settings.item_timeout,
-                )
-            )
+            self._stage(batch, steps)
+            free -= 1
+
+    def start_staged(self) -> None:
+        """Hand staged chunks to the executor once their intents are on disk."""
+        if not self._staged or self.journal.durable_lsn < self._staged_lsn:
+            return
+        for chunk in self._staged:
+            self.executor.submit(chunk)
+        self._staged.clear()
 
     def publish_events(self, now: float, wall: float, subscriptions: Iterable[str]) -> None:
         """Record endings, flush result logs, and publish progress (rate-limited)."""
@@ -193,21 +242,73 @@ class BatchEngine:
 
     # -- internals -----------------------------------------------------------------------
 
+    def _stage(self, batch: Batch, steps: list[Step]) -> None:
+        chunk_id, self._next_chunk = self._next_chunk, self._next_chunk + 1
+        expected: list[Fingerprint | None] = []
+        for step in steps:
+            if step.index in batch.expected:
+                before = batch.expected[step.index]
+            else:
+                before = _fingerprint(step.path)
+            expected.append(before)
+            fields = before.to_row() if before is not None else [0, 0, 0, 0, 0]
+            attempt = batch.attempts[step.index] + 1
+            self._staged_lsn = self.journal.append(
+                ItemIntent(batch.id, step.index, attempt, *fields)
+            )
+        self._in_flight[chunk_id] = {
+            step.index: (step, before) for step, before in zip(steps, expected, strict=True)
+        }
+        self._staged.append(
+            Chunk(
+                chunk_id=chunk_id,
+                batch=batch.id,
+                steps=tuple(steps),
+                expected=tuple(expected),
+                item_timeout=self.settings.item_timeout,
+            )
+        )
+
     def _finish(self, event: ItemFinished, now: float) -> None:
         outcome = event.outcome
-        step = self._in_flight.get(event.chunk_id, {}).pop(outcome.index, None)
-        if step is None:
+        entry = self._in_flight.get(event.chunk_id, {}).pop(outcome.index, None)
+        if entry is None:
             log.warning("outcome of an unknown step %d of batch %d", outcome.index, event.batch)
             return
+        step, before = entry
         batch = self.registry.get(event.batch)
         batch.finish(step, outcome, now, self.settings.retry, self._rng)
+        state = batch.item_state(step.index)
+        if state is ItemState.RETRY_WAIT:
+            batch.expected.setdefault(step.index, before)
+        after = outcome.post.to_row() if outcome.post is not None else [0, 0, 0, 0, 0]
+        attempts = batch.attempts[step.index]
+        self.journal.append(
+            ItemDone(
+                event.batch,
+                step.index,
+                CODES[state],
+                attempts,
+                outcome.error,
+                outcome.result,
+                *after,
+            )
+        )
         self.registry.results(batch.id).append(
             ItemResult(
                 index=step.index,
-                state=batch.item_state(step.index),
-                attempts=batch.attempts[step.index],
+                state=state,
+                attempts=attempts,
                 error=outcome.error,
                 result=outcome.result,
                 diagnostics=outcome.diagnostics,
             )
         )
+
+
+def _fingerprint(path: bytes) -> Fingerprint | None:
+    """What ``path`` holds now, or None (absent, or unreadable: the op will say why)."""
+    try:
+        return Fingerprint.of(os.lstat(path))
+    except OSError:
+        return None

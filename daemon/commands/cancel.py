@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from batchd.daemon.context import DaemonContext
+from batchd.daemon.journal.records import BatchControl
 from batchd.protocol.batch_messages import TERMINAL_STATES, BatchProgress, CancelRequest
 from batchd.protocol.errors import InvalidArguments
 
@@ -17,4 +18,5 @@ def handle(ctx: DaemonContext, request: CancelRequest) -> BatchProgress:
         raise InvalidArguments(f"batch {batch.id} already ended ({batch.state.value})")
     now = time.monotonic()
     ctx.engine.cancel(batch, now)
+    ctx.journal.append(BatchControl(batch.id, "cancel", time.time()))
     return batch.progress(now, time.time())

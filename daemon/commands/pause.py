@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from batchd.daemon.context import DaemonContext
+from batchd.daemon.journal.records import BatchControl
 from batchd.protocol.batch_messages import BatchProgress, BatchState, PauseRequest
 from batchd.protocol.errors import InvalidArguments
 
@@ -15,4 +16,5 @@ def handle(ctx: DaemonContext, request: PauseRequest) -> BatchProgress:
     if batch.state is not BatchState.RUNNING:
         raise InvalidArguments(f"batch {batch.id} is {batch.state.value}, not running")
     ctx.engine.pause(batch)
+    ctx.journal.append(BatchControl(batch.id, "pause", time.time()))
     return batch.progress(time.monotonic(), time.time())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from batchd.daemon.context import DaemonContext
+from batchd.daemon.journal.records import BatchControl
 from batchd.protocol.batch_messages import BatchProgress, BatchState, ResumeRequest
 from batchd.protocol.errors import InvalidArguments
 
@@ -15,4 +16,5 @@ def handle(ctx: DaemonContext, request: ResumeRequest) -> BatchProgress:
     if batch.state not in (BatchState.PAUSED, BatchState.INTERRUPTED):
         raise InvalidArguments(f"batch {batch.id} is {batch.state.value}, not paused")
     batch.resume()
+    ctx.journal.append(BatchControl(batch.id, "resume", time.time()))
     return batch.progress(time.monotonic(), time.time())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from batchd.daemon.context import DaemonContext
+from batchd.daemon.journal.records import BatchControl
 from batchd.protocol.batch_messages import BatchProgress, BatchState, RetryRequest
 from batchd.protocol.errors import InvalidArguments
 
@@ -18,4 +19,5 @@ def handle(ctx: DaemonContext, request: RetryRequest) -> BatchProgress:
         )
     now = time.monotonic()
     batch.retry_failed(now)
+    ctx.journal.append(BatchControl(batch.id, "retry", time.time()))
     return batch.progress(now, time.time())

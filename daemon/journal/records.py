@@ -58,11 +58,57 @@ class BatchEnded(JournalRecord):
     time: float
 
 
+@dataclass(frozen=True, slots=True)
+class ItemIntent(JournalRecord):
+    """INTENT: step ``index`` of ``batch`` is about to run (attempt ``attempt``); what its
+    path held before (``ino`` 0: nothing was there). Durable before the step is dispatched,
+    so recovery can tell by inode identity whether an interrupted step happened."""
+
+    batch: int
+    index: int
+    attempt: int
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    mode: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDone(JournalRecord):
+    """DONE: how an attempt of a step ended (``state`` is an ItemState code: completed,
+    failed, or retry_wait) and what it left at its target (``ino`` 0: nothing)."""
+
+    batch: int
+    index: int
+    state: int
+    attempts: int
+    error: str
+    result: str
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    mode: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchControl(JournalRecord):
+    """A user paused, resumed, cancelled or retried a batch (``action`` names which)."""
+
+    batch: int
+    action: str
+    time: float
+
+
 RECORD_TYPES: Final[Mapping[int, type[JournalRecord]]] = {
     1: DaemonStarted,
     2: DaemonStopped,
     3: BatchCreated,
     4: BatchEnded,
+    5: ItemIntent,
+    6: ItemDone,
+    7: BatchControl,
 }
 """Tag → record class. The tags are part of the on-disk format: never reuse or renumber one.
 Tags below 128 take one byte on disk."""
