@@ -11,9 +11,10 @@ PYTEST_ARGS ?=
 all: test
 
 # Debian packages: libsystemd-dev + pkg-config build systemd-python; parallel is the benchmark
-# baseline; tmux drives terminal tests. Installed only when root and missing.
+# baseline; tmux drives terminal tests; systemd (journald, systemd-analyze) and systemd-container
+# (systemd-nspawn) run tests/systemd. Installed only when root and missing.
 system-deps:
-	@missing=""; for p in libsystemd-dev pkg-config parallel tmux; do \
+	@missing=""; for p in libsystemd-dev pkg-config parallel tmux systemd systemd-container; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -14,20 +14,20 @@ from contextlib import ExitStack
 import zmq
 
 from batchd.daemon.batches.engine import BatchEngine, EngineSettings
-from batchd.daemon.batches.recovery import BatchesFold
 from batchd.daemon.batches.registry import BatchRegistry
 from batchd.daemon.batches.retry import RetryPolicy
 from batchd.daemon.batches.uploads import Uploads
+from batchd.daemon.checkpoint import Checkpointer, StateFold, checkpoint_files, load_checkpoint
 from batchd.daemon.config import Config
 from batchd.daemon.context import DaemonContext
 from batchd.daemon.journal import Journal
 from batchd.daemon.journal.records import DaemonStarted, DaemonStopped
-from batchd.daemon.journal.recovery import recover
 from batchd.daemon.lock import PidLock
 from batchd.daemon.loop import MainLoop
 from batchd.daemon.paths import DaemonPaths, ensure_private_dir
 from batchd.daemon.pool.supervisor import WorkerPool
 from batchd.daemon.server import ControlServer
+from batchd.daemon.service import ServiceNotifier
 from batchd.daemon.signals import StopSignals
 from batchd.protocol.events import DaemonState
 from batchd.protocol.version import BATCHD_VERSION
@@ -39,6 +39,7 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
     """Run until SIGTERM/SIGINT; returns the exit status (0 after a clean stop)."""
     signals = StopSignals()
     signals.install()
+    service = ServiceNotifier.from_environment()
     with ExitStack() as cleanup:
         cleanup.callback(signals.close)
         ensure_private_dir(paths.state_dir)
@@ -51,9 +52,15 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
             cleanup.callback(lock.release)
 
         started = time.monotonic()
-        batches = BatchesFold()
+        service.starting("recovering the journal")
+        checkpoints = checkpoint_files(paths.state_dir)
+        loaded = load_checkpoint(checkpoints)
+        fold = StateFold(loaded)  # fed every record from now on: checkpoints copy it
         journal, history = Journal.open(
-            paths.journal_dir, lambda records: recover(batches.observe(records))
+            paths.journal_dir,
+            fold.replay,
+            after_lsn=0 if loaded is None else loaded.lsn,
+            on_append=fold.apply,
         )
         cleanup.callback(journal.close)
         journal.append(DaemonStarted(pid=os.getpid(), time=time.time(), version=BATCHD_VERSION))
@@ -70,7 +77,9 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
         server = ControlServer(zmq_context, paths.control_endpoint, paths.events_endpoint)
         cleanup.callback(server.close)
         engine = _start_engine(config, paths, journal, server)
-        engine.restore(batches.batches, resume=config.enable_checkpoint, now=time.monotonic())
+        engine.restore(
+            fold.batches.copy_batches(), resume=config.enable_checkpoint, now=time.monotonic()
+        )
         ctx.batch_engine = engine
         server.bind()
         log.info(
@@ -83,15 +92,27 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
             config.max_workers,
         )
 
-        loop = MainLoop(ctx, server, signals, engine)
+        loop = MainLoop(ctx, server, signals, engine, service)
+        checkpointer = Checkpointer(
+            journal,
+            checkpoints,
+            fold,
+            last_lsn=0 if loaded is None else loaded.lsn,
+            every_records=config.checkpoint_records,
+            every_seconds=config.checkpoint_interval,
+        )
+        loop.checkpointer = checkpointer
         loop.publish_status(DaemonState.RUNNING)
+        service.ready(engine.registry.active(), time.monotonic())
         loop.run()
 
+        service.stopping(f"stopping: running items get {config.shutdown_grace:g} s to finish")
         loop.publish_status(DaemonState.STOPPING)
         engine.shutdown(config.shutdown_grace)
         ctx.batch_engine = None
         journal.append(DaemonStopped(time=time.time(), clean=True))
         journal.commit()
+        checkpointer.write_or_log(rotate=False)  # so that a clean restart replays nothing
         log.info("stopped cleanly after %s", signals.signal_name or "a stop request")
     return 0
 

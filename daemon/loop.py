@@ -14,10 +14,12 @@ from typing import Final
 import zmq
 
 from batchd.daemon.batches.engine import BatchEngine
+from batchd.daemon.checkpoint import Checkpointer
 from batchd.daemon.context import DaemonContext
 from batchd.daemon.dispatch import dispatch
 from batchd.daemon.journal import JournalWriteError
 from batchd.daemon.server import ControlServer, Incoming
+from batchd.daemon.service import ServiceNotifier
 from batchd.daemon.signals import StopSignals
 from batchd.protocol.events import DAEMON_TOPIC, DaemonState, DaemonStatus
 
@@ -31,13 +33,22 @@ MAX_POLL_WAIT: Final = 1.0
 class MainLoop:
     """Serves requests, runs batches and timers on the calling thread until a stop request."""
 
+    checkpointer: Checkpointer | None = None
+    """Writes the state checkpoints (set by the app once the journal is recovered)."""
+
     def __init__(
-        self, ctx: DaemonContext, server: ControlServer, signals: StopSignals, engine: BatchEngine
+        self,
+        ctx: DaemonContext,
+        server: ControlServer,
+        signals: StopSignals,
+        engine: BatchEngine,
+        service: ServiceNotifier | None = None,
     ) -> None:
         self.ctx = ctx
         self.server = server
         self.signals = signals
         self.engine = engine
+        self.service = service or ServiceNotifier(None)
         self._poller = zmq.Poller()
         self._poller.register(server.control, zmq.POLLIN)
         self._poller.register(server.events, zmq.POLLIN)
@@ -62,6 +73,7 @@ class MainLoop:
             self.engine.start_staged()
             self.engine.publish_events(time.monotonic(), time.time(), self._take_subscriptions())
             self.run_timers()
+            self.notify_watchdog()
 
     def poll_sockets(self) -> None:
         """Wait for a request, a signal, a worker or validator, or the next deadline."""
@@ -71,6 +83,9 @@ class MainLoop:
         engine_deadline = self.engine.next_deadline()
         if engine_deadline is not None:
             deadline = min(deadline, engine_deadline)
+        watchdog_deadline = self.service.next_deadline()
+        if watchdog_deadline is not None:
+            deadline = min(deadline, watchdog_deadline)
         ready = dict(self._poller.poll(max(0, int((deadline - now) * 1000))))
         if self.signals.wakeup_fd in ready:
             self.signals.drain()
@@ -114,6 +129,17 @@ class MainLoop:
         if now >= self._next_heartbeat:
             self.publish_status(DaemonState.RUNNING)
             self._next_heartbeat = now + HEARTBEAT_INTERVAL
+        self.write_checkpoint(now)
+
+    def write_checkpoint(self, now: float) -> None:
+        """Checkpoint the state once enough records or time went by, so the journal's old
+        segments can be deleted and a restart replays little (daemon/checkpoint.py)."""
+        if self.checkpointer is not None:
+            self.checkpointer.write_if_due(now)
+
+    def notify_watchdog(self) -> None:
+        """Tell systemd the loop is alive (WATCHDOG=1) and what it is doing (STATUS=)."""
+        self.service.tick(self.engine.registry.active, time.monotonic())
 
     def publish_status(self, state: DaemonState) -> None:
         """Publish a DaemonStatus event (also used at start and stop)."""

@@ -81,7 +81,9 @@ class BatchEngine:
             try:
                 store = PlanStore.open(self.registry.directory(batch_id))
             except PlanStoreError as exc:
-                log.error("batch %d cannot be restored: %s", batch_id, exc)
+                log.error(
+                    "batch %d cannot be restored: %s", batch_id, exc, extra={"BATCH_ID": batch_id}
+                )
                 continue
             created = found.created
             if found.ended is not None:
@@ -115,6 +117,7 @@ class BatchEngine:
                     batch.completed + batch.failed,
                     batch.total,
                     len(found.interrupted),
+                    extra={"BATCH_ID": batch_id},
                 )
 
     # -- loop steps ----------------------------------------------------------------------
@@ -154,7 +157,13 @@ class BatchEngine:
                 )
             )
             self.uploads.accept(upload)
-            log.info("batch %d (%r) accepted: %d items", batch.id, batch.name, batch.total)
+            log.info(
+                "batch %d (%r) accepted: %d items",
+                batch.id,
+                batch.name,
+                batch.total,
+                extra={"BATCH_ID": batch.id},
+            )
         self.uploads.expire(now)
 
     def collect_outcomes(self, now: float) -> None:
@@ -210,6 +219,7 @@ class BatchEngine:
                     batch.completed,
                     batch.failed,
                     batch.total,
+                    extra={"BATCH_ID": batch.id},
                 )
         self.registry.flush()
         self.publisher.publish(list(self.registry), now, wall, subscriptions)
@@ -273,7 +283,12 @@ class BatchEngine:
         outcome = event.outcome
         entry = self._in_flight.get(event.chunk_id, {}).pop(outcome.index, None)
         if entry is None:
-            log.warning("outcome of an unknown step %d of batch %d", outcome.index, event.batch)
+            log.warning(
+                "outcome of an unknown step %d of batch %d",
+                outcome.index,
+                event.batch,
+                extra={"BATCH_ID": event.batch},
+            )
             return
         step, before = entry
         batch = self.registry.get(event.batch)
@@ -281,6 +296,16 @@ class BatchEngine:
         state = batch.item_state(step.index)
         if state is ItemState.RETRY_WAIT:
             batch.expected.setdefault(step.index, before)
+        if state is ItemState.FAILED:
+            log.warning(
+                "batch %d line %d (%s %s) failed: %s",
+                batch.id,
+                step.line,
+                step.op.name.lower(),
+                os.fsdecode(step.path),
+                outcome.error,
+                extra=_item_fields(batch.id, step),
+            )
         after = outcome.post.to_row() if outcome.post is not None else [0, 0, 0, 0, 0]
         attempts = batch.attempts[step.index]
         self.journal.append(
@@ -304,6 +329,16 @@ class BatchEngine:
                 diagnostics=outcome.diagnostics,
             )
         )
+
+
+def _item_fields(batch_id: int, step: Step) -> dict[str, object]:
+    """journald fields of an item's log records (``journalctl BATCH_ID=3 OP=move``)."""
+    return {
+        "BATCH_ID": batch_id,
+        "ITEM": step.line,
+        "OP": step.op.name.lower(),
+        "PATH": os.fsdecode(step.path),
+    }
 
 
 def _fingerprint(path: bytes) -> Fingerprint | None:
