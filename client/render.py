@@ -115,6 +115,10 @@ def _on_off(flag: bool) -> str:
     return "on" if flag else "off"
 
 
+def _mib_or_none(value: int) -> str:
+    return f"{value} MiB" if value else "none"
+
+
 def stats_rows(reply: StatsReply) -> Rows:
     """The rows of ``batchctl stats``."""
     journal, limits = reply.journal, reply.limits
@@ -137,6 +141,16 @@ def stats_rows(reply: StatsReply) -> Rows:
         ("max workers", str(limits.max_workers)),
         ("checkpoint", _on_off(limits.enable_checkpoint)),
         ("rollback", _on_off(limits.enable_rollback)),
+        ("cpu limit", f"{limits.cpu_limit_percent} % of the machine"),
+        ("worker memory limit", _mib_or_none(limits.worker_memory_limit_mb)),
+        ("total memory limit", _mib_or_none(limits.total_memory_limit_mb)),
+        (
+            "limits acted",
+            f"{reply.limit_actions.cpu_throttles} cpu throttles "
+            f"({reply.limit_actions.cpu_throttled_seconds:.1f} s stopped), "
+            f"{reply.limit_actions.memory_kills + reply.limit_actions.total_memory_kills} "
+            "memory kills",
+        ),
         ("workers", str(len(reply.workers)) if reply.workers else "none running"),
     ]
     rows.extend(

@@ -25,6 +25,7 @@ from batchd.daemon.journal.records import DaemonStarted, DaemonStopped
 from batchd.daemon.lock import PidLock
 from batchd.daemon.loop import MainLoop
 from batchd.daemon.paths import DaemonPaths, ensure_private_dir
+from batchd.daemon.pool.limits import Limits
 from batchd.daemon.pool.supervisor import WorkerPool
 from batchd.daemon.server import ControlServer
 from batchd.daemon.service import ServiceNotifier
@@ -123,11 +124,20 @@ def _start_engine(
     """The batch engine with its uploads, registry and worker pool (workers start now)."""
     uploads = Uploads(paths.state_dir)
     registry = BatchRegistry(uploads.batches_dir)
+    limits = Limits(
+        cpu_percent=config.cpu_limit_percent,
+        worker_memory_mb=config.worker_memory_limit_mb,
+        total_memory_mb=config.total_memory_limit_mb,
+        nice=config.worker_nice,
+        ionice_class=config.worker_ionice_class,
+        ionice_level=config.worker_ionice_level,
+    )
     pool = WorkerPool(
         config.max_workers,
         state_dir=paths.state_dir,
         enable_rollback=config.enable_rollback,
         recycle_after=config.worker_recycle_after,
+        limits=limits,
     )
     settings = EngineSettings(
         workers=config.max_workers,

@@ -18,6 +18,8 @@ from batchd.daemon.errors import ConfigError
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 MAX_WORKERS_LIMIT: Final = 1024
+IONICE_CLASSES: Final = ("best-effort", "idle", "none")
+MEMORY_LIMIT_MB_MAX: Final = 1 << 30  # MiB: a petabyte, i.e. any sane value
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,14 @@ class Config:
     item_timeout: float = 3600.0
     worker_recycle_after: int = 10_000
     shutdown_grace: float = 10.0
+    cpu_limit_percent: int = 100
+    worker_memory_limit_mb: int = 0
+    total_memory_limit_mb: int = 0
+    worker_nice: int = 10
+    worker_ionice_class: str = "best-effort"
+    worker_ionice_level: int = 7
+    checkpoint_records: int = 500_000
+    checkpoint_interval: float = 300.0
 
 
 def default_config() -> Config:
@@ -72,6 +82,12 @@ def _check_log_level(value: object) -> str | None:
     return None if value in LOG_LEVELS else "one of " + ", ".join(f'"{v}"' for v in LOG_LEVELS)
 
 
+def _check_ionice_class(value: object) -> str | None:
+    if value in IONICE_CLASSES:
+        return None
+    return "one of " + ", ".join(f'"{v}"' for v in IONICE_CLASSES)
+
+
 # What each key accepts: a check returns None when the value is fine, else what is accepted.
 _CHECKS: Final[Mapping[str, Callable[[object], str | None]]] = {
     "max_workers": _check_max_workers,
@@ -84,6 +100,14 @@ _CHECKS: Final[Mapping[str, Callable[[object], str | None]]] = {
     "item_timeout": _seconds(0, 7 * 86400),
     "worker_recycle_after": _int_range(1, 10**9),
     "shutdown_grace": _seconds(0, 3600),
+    "cpu_limit_percent": _int_range(1, 100),
+    "worker_memory_limit_mb": _int_range(0, MEMORY_LIMIT_MB_MAX),
+    "total_memory_limit_mb": _int_range(0, MEMORY_LIMIT_MB_MAX),
+    "worker_nice": _int_range(0, 19),
+    "worker_ionice_class": _check_ionice_class,
+    "worker_ionice_level": _int_range(0, 7),
+    "checkpoint_records": _int_range(1, 10**9),
+    "checkpoint_interval": _seconds(0, 86400),
 }
 assert set(_CHECKS) == {f.name for f in fields(Config)}
 

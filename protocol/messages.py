@@ -96,6 +96,19 @@ class LimitsInForce:
     max_workers: int
     enable_checkpoint: bool
     enable_rollback: bool
+    cpu_limit_percent: int
+    worker_memory_limit_mb: int
+    total_memory_limit_mb: int
+
+
+@dataclass(frozen=True, slots=True)
+class LimitActions:
+    """How often the resource limits acted since the daemon started."""
+
+    cpu_throttles: int
+    cpu_throttled_seconds: float
+    memory_kills: int
+    total_memory_kills: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +135,7 @@ class StatsReply:
     open_fds: int
     journal: JournalStats
     limits: LimitsInForce
+    limit_actions: LimitActions
     workers: tuple[WorkerStats, ...] = field(default=())
 
 

@@ -9,6 +9,7 @@ import psutil
 from batchd.daemon.context import DaemonContext
 from batchd.protocol.messages import (
     JournalStats,
+    LimitActions,
     LimitsInForce,
     StatsReply,
     StatsRequest,
@@ -47,8 +48,27 @@ def handle(ctx: DaemonContext, request: StatsRequest) -> StatsReply:
             max_workers=ctx.config.max_workers,
             enable_checkpoint=ctx.config.enable_checkpoint,
             enable_rollback=ctx.config.enable_rollback,
+            cpu_limit_percent=ctx.config.cpu_limit_percent,
+            worker_memory_limit_mb=ctx.config.worker_memory_limit_mb,
+            total_memory_limit_mb=ctx.config.total_memory_limit_mb,
         ),
+        limit_actions=_limit_actions(ctx),
         workers=_workers(ctx),
+    )
+
+
+def _limit_actions(ctx: DaemonContext) -> LimitActions:
+    """The pool's counters of CPU throttling and memory kills."""
+    executor = ctx.batch_engine.executor if ctx.batch_engine is not None else None
+    counters = getattr(executor, "limit_counters", None)
+    if counters is None:
+        return LimitActions(0, 0.0, 0, 0)
+    found = counters()
+    return LimitActions(
+        found.cpu_throttles,
+        found.cpu_throttled_seconds,
+        found.memory_kills,
+        found.total_memory_kills,
     )
 
 

@@ -68,20 +68,30 @@ def suffix_min_limits(limits: Sequence[float | None]) -> list[float | None]:
     return result
 
 
-def timed_out(flight: InFlight | None, limit: float | None, kill_grace: float, now: float) -> bool:
+def timed_out(
+    flight: InFlight | None,
+    limit: float | None,
+    kill_grace: float,
+    now: float,
+    paused: float = 0.0,
+) -> bool:
     """True when the running step has outlived its limit plus the grace given to the op's own
-    timeout handling (a transform kills its command at ``limit``; the pool steps in after)."""
-    return flight is not None and limit is not None and now >= flight.started + limit + kill_grace
+    timeout handling (a transform kills its command at ``limit``; the pool steps in after).
+    ``paused``: seconds the CPU cap kept the worker stopped during the step, which do not
+    count against it."""
+    if flight is None or limit is None:
+        return False
+    return now >= flight.started + limit + kill_grace + paused
 
 
 def wake_deadline(
-    flight: InFlight | None, earliest_limit: float | None, kill_grace: float
+    flight: InFlight | None, earliest_limit: float | None, kill_grace: float, paused: float = 0.0
 ) -> float | None:
     """When the pool must look at a busy worker again (``earliest_limit`` from
-    ``suffix_min_limits`` at the running position)."""
+    ``suffix_min_limits`` at the running position; ``paused`` as in ``timed_out``)."""
     if flight is None or earliest_limit is None:
         return None
-    return flight.started + earliest_limit + kill_grace
+    return flight.started + earliest_limit + kill_grace + paused
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,14 @@ class WorkerState(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """One worker as seen by the executor. ``item`` is the batch index of the step in flight
-    and ``item_started`` its monotonic start time; ``rss`` is filled by the limits code."""
+    and ``item_started`` its monotonic start time.
+
+    From the resource limits' samples of the worker and its descendants (its commands):
+    ``rss`` (bytes, summed: an upper bound), ``pss`` (bytes, the figure memory limits use;
+    None unless a limit needed it), ``cpu_percent`` (of the whole machine, over the last
+    sampling period; None without a CPU or memory limit) and ``stopped`` (held by the CPU
+    cap's duty cycle right now).
+    """
 
     pid: int
     state: WorkerState
@@ -95,6 +102,9 @@ class WorkerInfo:
     item_started: float | None = None
     items_done: int = 0
     rss: int | None = None
+    pss: int | None = None
+    cpu_percent: float | None = None
+    stopped: bool = False
 
 
 class Executor(Protocol):

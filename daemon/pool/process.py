@@ -16,6 +16,7 @@ import psutil
 
 from batchd.daemon.pool.board import ProgressBoard
 from batchd.daemon.pool.framing import FrameDecoder
+from batchd.daemon.pool.limits import Limits
 
 PIPE_SIZE: Final = 1 << 20
 READ_SIZE: Final = 1 << 16
@@ -29,6 +30,19 @@ class WorkerCommand:
     python: str
     options: tuple[str, ...]
     env: Mapping[str, str] | None
+
+    def with_limits(self, limits: Limits) -> WorkerCommand:
+        """This command plus the options that make the worker apply ``limits`` itself
+        (niceness, I/O priority, the memory backstop)."""
+        options = list(self.options)
+        if limits.nice:
+            options += ["--nice", str(limits.nice)]
+        if limits.ionice_class != "none":
+            level = str(limits.ionice_level)
+            options += ["--ionice", limits.ionice_class, "--ionice-level", level]
+        if limits.worker_memory_mb:
+            options += ["--memory-limit-mb", str(limits.worker_memory_mb)]
+        return WorkerCommand(self.python, tuple(options), self.env)
 
 
 @dataclass(eq=False)

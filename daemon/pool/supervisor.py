@@ -4,8 +4,10 @@ Each worker runs one chunk at a time. The pool reads outcomes as they arrive, ki
 whose step outlives its time limit (plus ``kill_grace``), and when a worker dies — crash,
 abort, kill from outside, timeout — fails only the step it was running (TRANSIENT, with the
 reason), hands the chunk's other unfinished steps back and starts a replacement. Workers are
-recycled after ``recycle_after`` items. Start-up failures back off exponentially. Decisions
-come from ``batchd.daemon.pool.decisions``; process syscalls from ``batchd.daemon.pool.process``.
+recycled after ``recycle_after`` items. Start-up failures back off exponentially. Resource
+``Limits`` (CPU cap, memory caps) are enforced from ``collect`` by the governor
+(``batchd.daemon.pool.governor``). Decisions come from ``batchd.daemon.pool.decisions``,
+``limits`` and ``throttle``; process syscalls from ``batchd.daemon.pool.process`` and ``probe``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ import select
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Final
 
 from batchd.daemon.pool import decisions, messages
 from batchd.daemon.pool.executor import Chunk, Executor, ExecutorEvent, WorkerInfo
 from batchd.daemon.pool.framing import FrameError, encode_frame
+from batchd.daemon.pool.governor import Governed, Governor
+from batchd.daemon.pool.limits import LimitCounters, Limits
+from batchd.daemon.pool.probe import ProcessProbe, PsutilProbe
 from batchd.daemon.pool.process import WorkerCommand, WorkerProcess
 from batchd.daemon.pool.tracking import KillCause, RunningChunk, TrackedWorker
 
@@ -37,7 +43,9 @@ class WorkerPool:
 
     ``env`` is the workers' whole environment (None: the daemon's). ``kill_grace`` is how long
     past its time limit a step may run before the pool kills its worker, and how long a worker
-    told to exit may take.
+    told to exit may take. ``limits`` caps CPU and memory and sets the workers' niceness and
+    I/O priority (None: no limits; ``niceness`` is the older way to set the niceness alone).
+    ``probe`` reads and signals processes for the limits (tests pass a fake).
     """
 
     def __init__(
@@ -51,15 +59,20 @@ class WorkerPool:
         python: str = sys.executable,
         env: Mapping[str, str] | None = None,
         niceness: int = 0,
+        limits: Limits | None = None,
+        probe: ProcessProbe | None = None,
     ) -> None:
         if size < 1:
             raise ValueError(f"a worker pool needs at least 1 worker, got {size}")
+        limits = limits or Limits()
+        if niceness and not limits.nice:
+            limits = replace(limits, nice=niceness)
         options = ["--state-dir", os.fspath(state_dir)]
         if not enable_rollback:
             options.append("--no-rollback")
-        if niceness:
-            options += ["--nice", str(niceness)]
-        self._command = WorkerCommand(python, tuple(options), env)
+        self._base = WorkerCommand(python, tuple(options), env)
+        self._command = self._base.with_limits(limits)
+        self._governor = Governor(limits, probe or PsutilProbe())
         self._size = size
         self.recycle_after = recycle_after
         self.kill_grace = kill_grace
@@ -96,12 +109,13 @@ class WorkerPool:
         return fds
 
     def collect(self, now: float) -> list[ExecutorEvent]:
-        """Read outcomes, enforce time limits, reap and replace dead workers."""
+        """Read outcomes, enforce time and resource limits, reap and replace dead workers."""
         events: list[ExecutorEvent] = []
         for worker in list(self._workers):
             self._read(worker, now, events)
         for worker in list(self._workers):
-            self._enforce_limits(worker, now)
+            self._enforce_time_limits(worker, now)
+        self.enforce_limits(now)
         for worker in list(self._workers):
             if worker.process.exited():
                 self._bury(worker, now, events)
@@ -111,9 +125,9 @@ class WorkerPool:
         return events
 
     def next_deadline(self) -> float | None:
-        """The earliest time-limit, exit or restart deadline."""
+        """The earliest time-limit, exit, restart or resource-sampling deadline."""
         now = time.monotonic()
-        deadlines: list[float | None] = []
+        deadlines: list[float | None] = [self._governor.deadline()]
         for worker in self._workers:
             deadlines.append(worker.stop_deadline)
             if worker.process.outbox:
@@ -132,6 +146,7 @@ class WorkerPool:
                         decisions.InFlight(position, started),
                         running.earliest[position],
                         self.kill_grace,
+                        self._paused_in_flight(worker, flight, now),
                     )
                 )
         if self._missing() > 0:
@@ -147,8 +162,13 @@ class WorkerPool:
                 worker.process.send(encode_frame([messages.CANCEL, running.chunk.chunk_id]))
 
     def workers(self) -> list[WorkerInfo]:
-        """A snapshot of every worker, with the step in flight read from its board."""
-        return [worker.info() for worker in self._workers]
+        """A snapshot of every worker, with the step in flight read from its board and the
+        resource figures from the limits' last sample (RSS read now when nothing samples)."""
+        # Usage's fields are WorkerInfo's resource fields by name.
+        return [
+            replace(worker.info(), **asdict(self._governor.usage(worker.pid)))
+            for worker in self._workers
+        ]
 
     def resize(self, size: int) -> None:
         """Grow now; shrink by stopping idle workers first, busy ones after their chunk."""
@@ -176,6 +196,7 @@ class WorkerPool:
         """
         self._closed = True
         now = time.monotonic()
+        self._governor.release(now)  # in-flight steps finish at full speed; nothing stays stopped
         for worker in self._workers:
             if not worker.stopping:
                 worker.process.send(encode_frame([messages.EXIT]))
@@ -199,6 +220,47 @@ class WorkerPool:
             worker.process.close()
         self._workers.clear()
         return events
+
+    # --- resource limits ----------------------------------------------------------------------
+
+    def enforce_limits(self, now: float) -> None:
+        """Sample the workers' trees when a period is due, duty-cycle them under the CPU cap
+        and kill workers over a memory limit (their running step fails TRANSIENT). Called by
+        ``collect``; cheap when nothing is due. Workers told to exit (shutdown included) are
+        never stopped, but memory limits hold until they are gone."""
+        governed = [
+            Governed(worker.pid, busy=worker.active and worker.running is not None)
+            for worker in self._workers
+            if worker.kill is None
+        ]
+        kills = self._governor.enforce(governed, self._size, now)
+        by_pid = {worker.pid: worker for worker in self._workers}
+        for kill in kills:
+            worker = by_pid[kill.worker]
+            log.warning("killing worker %d: %s (%s)", worker.pid, kill.error, kill.diagnostics)
+            self._kill(worker, KillCause(memory=kill.error, diagnostics=kill.diagnostics))
+
+    def limit_counters(self) -> LimitCounters:
+        """How often the resource limits acted since the pool started."""
+        return self._governor.counters()
+
+    @property
+    def limits(self) -> Limits:
+        """The resource limits in force."""
+        return self._governor.limits
+
+    def set_limits(self, limits: Limits) -> None:
+        """Change the limits: caps apply from the next sample (lifting the CPU cap continues
+        stopped workers now); niceness, I/O priority and the memory backstop apply to workers
+        started from now on."""
+        self._command = self._base.with_limits(limits)
+        self._governor.set_limits(limits, time.monotonic())
+
+    def _paused_in_flight(
+        self, worker: TrackedWorker, flight: decisions.InFlight | None, now: float
+    ) -> float:
+        """Seconds the CPU cap kept ``worker`` stopped during the step in flight."""
+        return worker.paused_in_flight(flight, self._governor.paused(worker.pid, now))
 
     # --- supervision --------------------------------------------------------------------------
 
@@ -252,12 +314,13 @@ class WorkerPool:
         ):
             self._stop(worker, now)
 
-    def _enforce_limits(self, worker: TrackedWorker, now: float) -> None:
+    def _enforce_time_limits(self, worker: TrackedWorker, now: float) -> None:
         running = worker.running
         flight = worker.flight()
         if running is not None and flight is not None and worker.kill is None:
             limit = running.limits[flight.position]
-            if decisions.timed_out(flight, limit, self.kill_grace, now):
+            paused = self._paused_in_flight(worker, flight, now)
+            if decisions.timed_out(flight, limit, self.kill_grace, now, paused):
                 self._kill(worker, KillCause(timed_out_at=flight.position, timeout=limit))
         if worker.kill is None and worker.stop_deadline is not None and now >= worker.stop_deadline:
             log.warning(
@@ -281,6 +344,7 @@ class WorkerPool:
         # Read what it wrote before dying first: handling it may kill the process group, which
         # is only safe while the zombie keeps its pid reserved.
         self._read(worker, now, events)
+        self._governor.forget(worker.pid, now)  # continue anything of it still stopped
         returncode = worker.process.reap()
         self._workers.remove(worker)
         progress = worker.process.board.read()
@@ -300,7 +364,8 @@ class WorkerPool:
     def _missing(self) -> int:
         if self._closed:
             return 0
-        return self._size - sum(1 for worker in self._workers if worker.active)
+        size = max(1, self._size - self._governor.held_back)
+        return size - sum(1 for worker in self._workers if worker.active)
 
     def _top_up(self, now: float) -> None:
         """Start workers up to the pool's size, unless start-up failures impose a pause."""

@@ -33,6 +33,8 @@ class KillCause:
     timeout: float | None = None
     corrupt: str | None = None
     shutting_down: bool = False
+    memory: str | None = None  # over a memory limit: the running step's error
+    diagnostics: str = ""
 
 
 @dataclass(eq=False)
@@ -87,12 +89,14 @@ class RunningChunk:
         )
         events: list[ExecutorEvent] = []
         if verdict.failed is not None:
-            if kill.corrupt is not None:
+            if kill.memory is not None:
+                reason = kill.memory
+            elif kill.corrupt is not None:
                 reason = decisions.corrupt_reason(pid, kill.corrupt)
             else:
                 reason = decisions.death_reason(pid, returncode, timeout=kill.timeout)
             step = chunk.steps[verdict.failed]
-            failure = Outcome.failure(step.index, ErrorKind.TRANSIENT, reason)
+            failure = Outcome.failure(step.index, ErrorKind.TRANSIENT, reason, kill.diagnostics)
             events.append(ItemFinished(chunk.batch, chunk.chunk_id, failure))
         return events + self._returned(verdict.returned)
 
@@ -124,6 +128,10 @@ class TrackedWorker:
     items_done: int = 0
     kill: KillCause | None = None
     stop_deadline: float | None = None
+    # The step in flight (chunk id, position, start) and the worker's paused seconds when the
+    # pool first saw it: the CPU cap's stops since then extend the step's time limit.
+    flight_key: tuple[int, int, float] | None = None
+    paused_at_flight: float = 0.0
 
     @property
     def pid(self) -> int:
@@ -143,6 +151,19 @@ class TrackedWorker:
     def flight(self) -> decisions.InFlight | None:
         """The step running now, if any."""
         return None if self.running is None else self.running.flight(self.process.board.read())
+
+    def paused_in_flight(self, flight: decisions.InFlight | None, paused: float) -> float:
+        """Of the worker's ``paused`` seconds (stopped by the CPU cap so far), those during
+        the step in flight: counted from when the pool first saw the step, at most one loop
+        turn after it started, so a stop in that turn may go uncounted (a fraction of a
+        second against limits of seconds, plus ``kill_grace``)."""
+        if flight is None or self.running is None:
+            return 0.0
+        key = (self.running.chunk.chunk_id, flight.position, flight.started)
+        if self.flight_key != key:
+            self.flight_key = key
+            self.paused_at_flight = paused
+        return paused - self.paused_at_flight
 
     def info(self) -> WorkerInfo:
         """A snapshot for ``Executor.workers``."""

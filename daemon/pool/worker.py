@@ -1,13 +1,20 @@
 """The worker process: runs the chunks the pool sends, one step at a time, and reports back.
 
 Started by the pool as ``python -m batchd.daemon.pool.worker --in-fd R --out-fd W --board-fd B
---state-dir DIR [--no-rollback] [--nice N]`` in a session of its own. It talks only on the two
+--state-dir DIR [--no-rollback] [--nice N] [--ionice CLASS --ionice-level L]
+[--memory-limit-mb M]`` in a session of its own. It talks only on the two
 pipe fds (stdout is pointed at stderr, so an op or a handler that prints cannot corrupt the
 protocol) and writes its progress to the shared board (``batchd.daemon.pool.board``).
 
 Outcomes are batched (``OutcomeOutbox``) but not held behind a slow step. Between
 steps the worker looks for a cancel or exit message without blocking. It exits on an exit
 message or when the pool's end of the pipe closes.
+
+At start it applies the limits that live inside it (``apply_limits``): niceness and I/O
+priority, which its transform commands inherit, and, with a memory limit, an RLIMIT_DATA
+backstop a margin above it (also inherited), so an allocation too big or too fast for the
+pool's sampling fails with MemoryError instead of exhausting the machine; such a step fails
+like one killed over the limit (``limits.backstop_outcome``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import argparse
 import contextlib
 import ctypes
 import dataclasses
+import logging
 import os
+import resource
 import select
 import signal
 import sys
@@ -37,12 +46,15 @@ from batchd.daemon.pool.board import ProgressBoard
 from batchd.daemon.pool.decisions import may_take_long, step_limit
 from batchd.daemon.pool.executor import Chunk
 from batchd.daemon.pool.framing import FrameDecoder, encode_frame
+from batchd.daemon.pool.limits import Limits, backstop_outcome
 
 FLUSH_EVERY: Final = 64
 FLUSH_INTERVAL: Final = 0.005
 FLUSH_BYTES: Final = 1 << 20
 READ_SIZE: Final = 1 << 20
 _PR_SET_PDEATHSIG: Final = 1
+
+log = logging.getLogger(__name__)
 
 
 class OutcomeOutbox:
@@ -99,7 +111,14 @@ class OutcomeOutbox:
 class Worker:
     """Reads chunks from ``in_fd``, runs them with ``env``, writes outcomes to ``out_fd``."""
 
-    def __init__(self, in_fd: int, out_fd: int, board: ProgressBoard, env: OpEnv) -> None:
+    def __init__(
+        self,
+        in_fd: int,
+        out_fd: int,
+        board: ProgressBoard,
+        env: OpEnv,
+        limits: Limits | None = None,
+    ) -> None:
         self.in_fd = in_fd
         self.out_fd = out_fd
         self.board = board
@@ -109,6 +128,7 @@ class Worker:
         self._closed = False
         self._exit_requested = False
         self._outbox = OutcomeOutbox(out_fd)
+        self.limits = limits or Limits()
 
     def serve(self) -> None:
         """Announce readiness, then run chunks until told to exit or the pipe closes."""
@@ -149,6 +169,9 @@ class Worker:
                 outcome = Outcome.failure(
                     step.index, ErrorKind.PERMANENT, f"internal error in the worker: {error!r}"
                 )
+            backstop = self.limits.backstop
+            if backstop is not None:
+                outcome = backstop_outcome(outcome, self.limits.worker_memory, backstop)
             finished = time.monotonic()
             self.board.publish(chunk.chunk_id, position + 1, None)
             self._outbox.add(chunk.chunk_id, outcome, finished - started, finished)
@@ -204,7 +227,33 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--no-rollback", action="store_true")
     parser.add_argument("--nice", type=int, default=0)
+    parser.add_argument("--ionice", choices=("none", "best-effort", "idle"), default="none")
+    parser.add_argument("--ionice-level", type=int, default=7)
+    parser.add_argument("--memory-limit-mb", type=int, default=0)
     return parser.parse_args(argv)
+
+
+def apply_limits(limits: Limits) -> None:
+    """Lower this process's CPU and I/O priority and set the memory backstop; its children
+    (transform commands) inherit all three. A setting the system refuses is logged, not fatal:
+    a worker at normal priority is better than no worker."""
+    import psutil  # only here: the worker's start-up stays lean without an I/O class
+
+    try:
+        if limits.nice:
+            os.nice(limits.nice)
+        if limits.ionice_class == "best-effort":
+            psutil.Process().ionice(psutil.IOPRIO_CLASS_BE, limits.ionice_level)
+        elif limits.ionice_class == "idle":
+            psutil.Process().ionice(psutil.IOPRIO_CLASS_IDLE)
+    except (OSError, psutil.Error) as error:
+        log.warning("worker %d: cannot lower its priority: %s", os.getpid(), error)
+    backstop = limits.backstop
+    if backstop is not None:
+        try:
+            resource.setrlimit(resource.RLIMIT_DATA, (backstop, backstop))
+        except (OSError, ValueError) as error:
+            log.warning("worker %d: cannot set RLIMIT_DATA: %s", os.getpid(), error)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,8 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Prints from ops and handlers go to stderr; fd 1 must never be a protocol channel.
     os.dup2(2, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when workers stop
-    if args.nice:
-        os.nice(args.nice)
+    limits = Limits(
+        nice=args.nice,
+        ionice_class=args.ionice,
+        ionice_level=args.ionice_level,
+        worker_memory_mb=args.memory_limit_mb,
+    )
+    apply_limits(limits)
     fs = FileSystem()
     env = OpEnv(
         fs=fs,
@@ -226,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         enable_rollback=not args.no_rollback,
         handlers=HandlerRegistry(),
     )
-    worker = Worker(args.in_fd, args.out_fd, ProgressBoard(args.board_fd), env)
+    worker = Worker(args.in_fd, args.out_fd, ProgressBoard(args.board_fd), env, limits)
     try:
         worker.serve()
     except BrokenPipeError:

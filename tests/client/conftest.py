@@ -12,6 +12,7 @@ import pytest
 from batchd.protocol.endpoints import control_endpoint, events_endpoint
 from batchd.protocol.messages import (
     JournalStats,
+    LimitActions,
     LimitsInForce,
     PingReply,
     StatsReply,
@@ -85,6 +86,14 @@ def stats_reply() -> StatsReply:
         journal=JournalStats(
             segments=2, bytes=1_300_000, durable_lsn=340, records=340, commits=12, fsyncs=12
         ),
-        limits=LimitsInForce(max_workers=8, enable_checkpoint=True, enable_rollback=False),
+        limits=LimitsInForce(
+            max_workers=8,
+            enable_checkpoint=True,
+            enable_rollback=False,
+            cpu_limit_percent=50,
+            worker_memory_limit_mb=512,
+            total_memory_limit_mb=0,
+        ),
+        limit_actions=LimitActions(4, 1.5, 1, 0),
         workers=(WorkerStats(pid=5000, state="busy", cpu_percent=97.0, rss=20_000_000),),
     )

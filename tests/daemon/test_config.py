@@ -95,3 +95,47 @@ def test_batchd_config_env_names_the_file(
     daemon.start(wait=False)
     assert daemon.wait(15) == EX_CONFIG
     assert "missing.toml: config file not found" in daemon.log()
+
+
+def test_resource_limit_keys_have_background_service_defaults() -> None:
+    config = default_config()
+    assert config.cpu_limit_percent == 100  # no cap
+    assert (config.worker_memory_limit_mb, config.total_memory_limit_mb) == (0, 0)
+    assert (config.worker_nice, config.worker_ionice_class, config.worker_ionice_level) == (
+        10,
+        "best-effort",
+        7,
+    )
+
+
+def test_resource_limit_keys_are_accepted() -> None:
+    data = {
+        "cpu_limit_percent": 50,
+        "worker_memory_limit_mb": 512,
+        "total_memory_limit_mb": 2048,
+        "worker_nice": 19,
+        "worker_ionice_class": "idle",
+        "worker_ionice_level": 0,
+    }
+    config = parse_config(data, "f.toml", BASE)
+    assert (config.cpu_limit_percent, config.worker_memory_limit_mb) == (50, 512)
+    assert (config.total_memory_limit_mb, config.worker_nice) == (2048, 19)
+    assert (config.worker_ionice_class, config.worker_ionice_level) == ("idle", 0)
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"cpu_limit_percent": 0}, "key 'cpu_limit_percent' must be an integer from 1 to 100"),
+        ({"cpu_limit_percent": 50.5}, "key 'cpu_limit_percent' must be an integer"),
+        ({"worker_memory_limit_mb": -1}, "key 'worker_memory_limit_mb' must be an integer from 0"),
+        ({"total_memory_limit_mb": "1G"}, "key 'total_memory_limit_mb' must be an integer"),
+        ({"worker_nice": -5}, "key 'worker_nice' must be an integer from 0 to 19"),
+        ({"worker_ionice_class": "realtime"}, "key 'worker_ionice_class' must be one of"),
+        ({"worker_ionice_level": 8}, "key 'worker_ionice_level' must be an integer from 0 to 7"),
+    ],
+)
+def test_bad_resource_limit_values_are_refused(data: dict[str, object], needle: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, "/etc/batchd/batchd.toml", BASE)
+    assert needle in str(caught.value)

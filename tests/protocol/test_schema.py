@@ -15,6 +15,7 @@ from batchd.protocol.errors import InvalidArguments
 from batchd.protocol.messages import (
     HelloRequest,
     JournalStats,
+    LimitActions,
     LimitsInForce,
     PingReply,
     StatsReply,
@@ -71,7 +72,15 @@ def stats_wire(**overrides: object) -> dict[str, object]:
         threads=7,
         open_fds=8,
         journal=journal(),
-        limits=LimitsInForce(max_workers=2, enable_checkpoint=True, enable_rollback=False),
+        limits=LimitsInForce(
+            max_workers=2,
+            enable_checkpoint=True,
+            enable_rollback=False,
+            cpu_limit_percent=100,
+            worker_memory_limit_mb=0,
+            total_memory_limit_mb=0,
+        ),
+        limit_actions=LimitActions(1, 0.5, 2, 3),
         workers=(WorkerStats(pid=9, state="idle", cpu_percent=0.5, rss=10),),
     )
     wire = to_wire(reply)
@@ -184,7 +193,18 @@ def test_fields_with_defaults_may_be_omitted(
         ({"journal": [1]}, "StatsReply.journal"),
         ({"workers": {}}, "StatsReply.workers"),
         ({"workers": [{"pid": 1, "state": "s", "cpu_percent": 1, "rss": None}]}, "[0].rss"),
-        ({"limits": {"max_workers": 1, "enable_checkpoint": True}}, "enable_rollback"),
+        (
+            {
+                "limits": {
+                    "max_workers": 1,
+                    "enable_checkpoint": True,
+                    "cpu_limit_percent": 100,
+                    "worker_memory_limit_mb": 0,
+                    "total_memory_limit_mb": 0,
+                }
+            },
+            "enable_rollback",
+        ),
     ],
 )
 def test_nested_errors_name_the_full_path(overrides: dict[str, object], path: str) -> None:

@@ -60,14 +60,21 @@ HANDLERS = textwrap.dedent(
             os.write(out, b"\\x00\\x00\\x00\\x03\\xc1\\xc1\\xc1")
             time.sleep(1000)
 
+    class Hog(Handler):
+        # Allocates args["mib"] MiB (every page written), then sleeps args["seconds"].
+        def run(self, path, args):
+            held = b"\x01" * (int(args["mib"]) << 20)
+            time.sleep(float(args.get("seconds", 0)))
+            return f"held {len(held) >> 20} MiB"
+
     abort, fail, sleep, exit3 = Abort(), Raise(), Sleep(), Exit3()
-    noisy, garbage = Noisy(), Garbage()
+    noisy, garbage, hog = Noisy(), Garbage(), Hog()
     """
 )
 
 ENTRY_POINTS = "[batchd.handlers]\n" + "".join(
     f"{name} = testhandlers_mod:{name}\n"
-    for name in ("abort", "fail", "sleep", "exit3", "noisy", "garbage")
+    for name in ("abort", "fail", "sleep", "exit3", "noisy", "garbage", "hog")
 )
 
 

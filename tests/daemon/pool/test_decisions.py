@@ -53,6 +53,13 @@ def test_suffix_minimum_of_limits() -> None:
     assert decisions.suffix_min_limits([None, None]) == [None, None]
 
 
+def test_time_stopped_by_the_cpu_cap_does_not_count_against_a_step() -> None:
+    flight = InFlight(0, 100.0)
+    assert not decisions.timed_out(flight, 2.0, 0.5, 103.0, paused=0.6)
+    assert decisions.timed_out(flight, 2.0, 0.5, 103.1, paused=0.6)
+    assert decisions.wake_deadline(flight, 2.0, 0.5, paused=0.6) == 103.1
+
+
 def test_wake_deadline_is_the_earliest_moment_a_remaining_step_can_time_out() -> None:
     assert decisions.wake_deadline(InFlight(1, 10.0), 2.0, 0.5) == 12.5
     assert decisions.wake_deadline(InFlight(1, 10.0), None, 0.5) is None
