@@ -4,12 +4,15 @@ Per item it keeps the last DONE state code and attempt count (two bytearrays per
 for items whose INTENT has no DONE after it, the pre-state fingerprint of the intent: those
 steps were interrupted and must be re-run with that fingerprint as the expected pre-state, so
 that the op decides by inode identity whether the interrupted run already happened.
+
+The fold can start from a checkpoint's batches (``BatchesFold(initial)``) and runs on in the
+daemon, fed every appended record, so that a checkpoint is a copy of its state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 
 from batchd.daemon.batches.batch import CODES
 from batchd.daemon.journal.records import (
@@ -24,6 +27,7 @@ from batchd.daemon.ops.step import Fingerprint
 from batchd.protocol.batch_messages import ItemState
 
 _RETRY_WAIT = CODES[ItemState.RETRY_WAIT]
+_FAILED = CODES[ItemState.FAILED]
 
 
 def fingerprint_or_none(
@@ -48,13 +52,57 @@ class RecoveredBatch:
     ended: str | None = None
     paused: bool = False
     cancelled: bool = False
+    intents: dict[int, ItemIntent] = field(default_factory=dict, compare=False, repr=False)
+    """The fold's hot path: intents whose fingerprint is not in ``expected`` yet (building a
+    Fingerprint per item costs more than the rest of the fold); :meth:`settle` moves them."""
+
+    def settle(self) -> RecoveredBatch:
+        """Move the pending intents' fingerprints into ``expected``; returns self."""
+        if self.intents:
+            for index, intent in self.intents.items():
+                self.expected.setdefault(
+                    index,
+                    fingerprint_or_none(
+                        intent.dev, intent.ino, intent.size, intent.mtime_ns, intent.mode
+                    ),
+                )
+            self.intents.clear()
+        return self
+
+    def copy(self) -> RecoveredBatch:
+        """An independent, settled copy (the arrays and collections are copied)."""
+        self.settle()
+        return replace(
+            self,
+            states=bytearray(self.states),
+            attempts=bytearray(self.attempts),
+            expected=dict(self.expected),
+            interrupted=set(self.interrupted),
+            errors=dict(self.errors),
+            intents={},
+        )
 
 
 class BatchesFold:
-    """Applies records one at a time; ``batches`` is the result."""
+    """Applies records one at a time; ``batches`` is the result.
 
-    def __init__(self) -> None:
-        self.batches: dict[int, RecoveredBatch] = {}
+    ``initial`` (e.g. a checkpoint's batches) is the state to continue from; the fold owns
+    and changes those objects.
+    """
+
+    def __init__(self, initial: Mapping[int, RecoveredBatch] | None = None) -> None:
+        self._batches: dict[int, RecoveredBatch] = dict(initial or {})
+
+    @property
+    def batches(self) -> dict[int, RecoveredBatch]:
+        """Every batch folded so far, settled (``expected`` complete)."""
+        for batch in self._batches.values():
+            batch.settle()
+        return self._batches
+
+    def copy_batches(self) -> dict[int, RecoveredBatch]:
+        """An independent copy of every batch (for a checkpoint, or for the engine to own)."""
+        return {batch_id: batch.copy() for batch_id, batch in self._batches.items()}
 
     def observe(self, records: Iterable[JournalRecord]) -> Iterator[JournalRecord]:
         """Fold each record in while passing it on (so one pass feeds several folds)."""
@@ -64,42 +112,52 @@ class BatchesFold:
 
     def apply(self, record: JournalRecord) -> None:
         """Fold one record in (records of other kinds are ignored)."""
-        if isinstance(record, ItemDone):
-            self._done(record)
-        elif isinstance(record, ItemIntent):
-            batch = self.batches.get(record.batch)
-            if batch is not None:
-                fingerprint = fingerprint_or_none(
-                    record.dev, record.ino, record.size, record.mtime_ns, record.mode
-                )
-                batch.expected.setdefault(record.index, fingerprint)
-                batch.interrupted.add(record.index)
+        kind = type(record)
+        if kind is ItemDone:
+            self.apply_done(record)  # type: ignore[arg-type]
+        elif kind is ItemIntent:
+            self.apply_intent(record)  # type: ignore[arg-type]
         elif isinstance(record, BatchCreated):
-            self.batches[record.batch] = RecoveredBatch(
+            self._batches[record.batch] = RecoveredBatch(
                 record, bytearray(record.total), bytearray(record.total)
             )
         elif isinstance(record, BatchEnded):
-            if record.batch in self.batches:
-                self.batches[record.batch].ended = record.state
+            if record.batch in self._batches:
+                self._batches[record.batch].ended = record.state
         elif isinstance(record, BatchControl):
             self._control(record)
 
-    def _done(self, record: ItemDone) -> None:
-        batch = self.batches.get(record.batch)
+    def apply_intent(self, record: ItemIntent) -> None:
+        """Fold in an ItemIntent (what :meth:`apply` does for one, without the dispatch)."""
+        batch = self._batches.get(record.batch)
         if batch is None:
             return
-        batch.states[record.index] = record.state
-        batch.attempts[record.index] = min(255, record.attempts)
-        batch.interrupted.discard(record.index)
+        index = record.index
+        # The first intent's pre-state counts until the item ends for good (retries keep it).
+        if index not in batch.expected:
+            batch.intents.setdefault(index, record)
+        batch.interrupted.add(index)
+
+    def apply_done(self, record: ItemDone) -> None:
+        """Fold in an ItemDone (what :meth:`apply` does for one, without the dispatch)."""
+        batch = self._batches.get(record.batch)
+        if batch is None:
+            return
+        index = record.index
+        batch.states[index] = record.state
+        batch.attempts[index] = min(255, record.attempts)
+        batch.interrupted.discard(index)
         if record.state != _RETRY_WAIT:
-            batch.expected.pop(record.index, None)
-        if record.error and record.state == CODES[ItemState.FAILED]:
-            batch.errors[record.index] = record.error
-        else:
-            batch.errors.pop(record.index, None)
+            if batch.expected:
+                batch.expected.pop(index, None)
+            batch.intents.pop(index, None)
+        if record.error and record.state == _FAILED:
+            batch.errors[index] = record.error
+        elif batch.errors:
+            batch.errors.pop(index, None)
 
     def _control(self, record: BatchControl) -> None:
-        batch = self.batches.get(record.batch)
+        batch = self._batches.get(record.batch)
         if batch is None:
             return
         if record.action == "pause":

@@ -13,10 +13,16 @@ a request that hit a journal failure (``UNAVAILABLE``) without knowing journal i
         │                            a checksum-valid segment or record this build cannot
         │                            read: a newer format version or an unknown record type
         │                                                                           INTERNAL
-        └── JournalWriteError        appending or committing failed; after a failed fsync or
-                                     a failed truncate-back the journal refuses all further
-                                     appends (``fatal`` is True) and the daemon must exit and
-                                     recover on restart                             UNAVAILABLE
+        ├── JournalWriteError        appending or committing failed; after a failed fsync or
+        │                            a failed truncate-back the journal refuses all further
+        │                            appends (``fatal`` is True) and the daemon must exit and
+        │                            recover on restart                             UNAVAILABLE
+        └── CheckpointCorrupt        a checkpoint file is cut short, fails a checksum or does
+            │                        not decode; start-up falls back to the previous one
+            │                        (``path`` names the file)                      INTERNAL
+            └── UnsupportedCheckpoint
+                                     a checksum-valid checkpoint of a newer format version;
+                                     start-up refuses it ("upgrade batchd")         INTERNAL
 """
 
 from __future__ import annotations
@@ -55,3 +61,17 @@ class JournalWriteError(JournalError):
     def __init__(self, message: str, *, fatal: bool) -> None:
         super().__init__(message, {"fatal": fatal})
         self.fatal = fatal
+
+
+class CheckpointCorrupt(JournalError):
+    """Raised when a checkpoint file is damaged or cut short; ``path`` names it."""
+
+    code = ErrorCode.INTERNAL
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message, {"path": str(path)})
+        self.path = path
+
+
+class UnsupportedCheckpoint(CheckpointCorrupt):
+    """Raised for a valid checkpoint written in a format version this build cannot read."""

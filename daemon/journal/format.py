@@ -20,6 +20,7 @@ salt makes a stale block left over from another segment fail verification.
 
 from __future__ import annotations
 
+import mmap
 import struct
 import zlib
 from bisect import bisect_right
@@ -208,3 +209,21 @@ def decode_block(data: bytes | memoryview, offset: int, salt: int) -> Block | No
         payload=bytes(data[offset + BLOCK_HEADER_SIZE : end]),
         size=end - offset,
     )
+
+
+def find_later_group(
+    mapped: mmap.mmap, view: memoryview, start: int, salt: int, lsn: int
+) -> tuple[int, int] | None:
+    """The first valid block from ``start`` on whose commit group starts after ``lsn``.
+
+    ``lsn`` is the first LSN of the group that could not be read whole. Returns (offset, first
+    LSN of the block) or None. Candidates are found by searching for the block magic and
+    verified by checksum, so a scan of a long garbage tail costs one ``find`` per candidate.
+    """
+    candidate = mapped.find(BLOCK_MAGIC, start)
+    while candidate != -1:
+        block = decode_block(view, candidate, salt)
+        if block is not None and block.group_lsn > lsn:
+            return candidate, block.first_lsn
+        candidate = mapped.find(BLOCK_MAGIC, candidate + 1)
+    return None

@@ -17,6 +17,9 @@ start of the incomplete group on are a torn tail: they are copied under ``torn/`
 is truncated to the end of the last complete group and fsynced. Valid blocks of the *same*
 group after a hole are part of the torn tail: a crash in the middle of an unacknowledged
 group's write may persist its pages in any order.
+
+After a checkpoint (``after_lsn``) it reads only the header of segments the checkpoint covers
+and verifies but never unpacks covered blocks of the segment where the checkpoint ends.
 """
 
 from __future__ import annotations
@@ -47,11 +50,11 @@ from batchd.daemon.journal.format import (
     HeaderError,
     PayloadError,
     SegmentHeader,
-    decode_block,
     decode_header,
+    find_later_group,
 )
-from batchd.daemon.journal.segment import list_segments, set_aside
-from batchd.daemon.journal.syscalls import JournalSyscalls, fsync_dir
+from batchd.daemon.journal.segment import list_segments, repair_torn_tail
+from batchd.daemon.journal.syscalls import JournalSyscalls
 
 T = TypeVar("T")
 
@@ -94,12 +97,20 @@ class JournalScan(Generic[T]):
     """
 
     def __init__(
-        self, directory: Path, syscalls: JournalSyscalls, decode: BlockDecoder[T] | None
+        self,
+        directory: Path,
+        syscalls: JournalSyscalls,
+        decode: BlockDecoder[T] | None,
+        *,
+        after_lsn: int = 0,
     ) -> None:
-        """``decode`` turns each block's unpacked payloads into records; None yields payloads."""
+        """``decode`` turns each block's unpacked payloads into records; None yields payloads.
+        Only records with an LSN above ``after_lsn`` are yielded (a checkpoint covers the rest).
+        """
         self._directory = directory
         self._syscalls = syscalls
         self._decode = decode
+        self._after_lsn = after_lsn
         self._result: ScanResult | None = None
         self._torn: Path | None = None
 
@@ -127,20 +138,62 @@ class JournalScan(Generic[T]):
                     0,
                 )
             is_last = index == len(segments) - 1
-            first_lsn, next_lsn, size = yield from self._segment(path, number, next_lsn, is_last)
+            covered_to = None if is_last else self._covered_to(segments[index + 1][1])
+            if covered_to is not None:
+                first_lsn, size = self._skip(path, number, next_lsn)
+                next_lsn = covered_to
+            else:
+                first_lsn, next_lsn, size = yield from self._segment(
+                    path, number, next_lsn, is_last
+                )
             next_segment = number + 1 if size else number
             if size:
                 kept += 1
                 total_bytes += size
                 records += next_lsn - first_lsn
+        next_lsn = self._check_end(next_lsn or 1, kept)
         self._result = ScanResult(
-            next_lsn=next_lsn or 1,
+            next_lsn=next_lsn,
             next_segment=next_segment,
             segments=kept,
             bytes=total_bytes,
             records=records,
             torn=self._torn,
         )
+
+    def _covered_to(self, following: Path) -> int | None:
+        """The first LSN of the ``following`` segment when ``after_lsn`` covers every record
+        before it (the segment before it can then be skipped), else None."""
+        if not self._after_lsn:
+            return None
+        try:
+            with following.open("rb") as file:
+                first_lsn = decode_header(file.read(HEADER_SIZE)).first_lsn
+        except (OSError, HeaderError):
+            return None  # the full scan reports the damage where it belongs
+        return first_lsn if first_lsn - 1 <= self._after_lsn else None
+
+    def _skip(self, path: Path, number: int, expected_lsn: int | None) -> tuple[int, int]:
+        """Check only the header of a segment a checkpoint covers; (first LSN, size)."""
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            data = file.read(HEADER_SIZE)
+        header = self._header(memoryview(data), path, number, expected_lsn)
+        return header.first_lsn, size
+
+    def _check_end(self, next_lsn: int, kept: int) -> int:
+        """The LSN to continue at: the journal must reach the checkpoint it starts after."""
+        after = self._after_lsn
+        if next_lsn > after:
+            return next_lsn
+        if kept:
+            raise JournalCorrupt(
+                f"the journal in {self._directory} ends before LSN {next_lsn}, but the "
+                f"checkpoint it is replayed after covers records up to LSN {after}",
+                self._directory,
+                0,
+            )
+        return after + 1  # no segment left at all: continue after the checkpoint
 
     def _segment(
         self, path: Path, number: int, expected_lsn: int | None, is_last: bool
@@ -206,6 +259,14 @@ class JournalScan(Generic[T]):
                 path,
                 0,
             )
+        if expected_lsn is None and header.first_lsn > self._after_lsn + 1:
+            raise JournalCorrupt(
+                f"journal segment {path} is the oldest and starts at LSN {header.first_lsn}, "
+                f"but records from LSN {self._after_lsn + 1} on are needed (no valid checkpoint "
+                f"covers the deleted segments before it); records are lost",
+                path,
+                0,
+            )
         return header
 
     def _groups(
@@ -213,6 +274,7 @@ class JournalScan(Generic[T]):
     ) -> Generator[list[T], None, _GroupEnd]:
         """The hot loop: verify each group's blocks, then yield their decoded records."""
         decode = self._decode
+        after = self._after_lsn
         unpack_header = BLOCK_HEADER.unpack_from
         crc32 = zlib.crc32
         size = len(view)
@@ -248,6 +310,8 @@ class JournalScan(Generic[T]):
                 if flags & BLOCK_LAST:
                     break
             for start, end, count, first_lsn in blocks:
+                if first_lsn + count - 1 <= after:
+                    continue  # a checkpoint covers it: verified above, never unpacked
                 length = end - start - BLOCK_HEADER_SIZE
                 unpacker.feed(view[start + BLOCK_HEADER_SIZE : end])
                 fed += length
@@ -276,7 +340,7 @@ class JournalScan(Generic[T]):
                         path,
                         start,
                     ) from None
-                yield records
+                yield records if first_lsn > after else records[after - first_lsn + 1 :]
             pos, lsn = block_pos, block_lsn
         return _GroupEnd(pos, lsn, pos)
 
@@ -315,41 +379,4 @@ class JournalScan(Generic[T]):
 
     def _repair(self, path: Path, end: int, tail: bytes) -> None:
         """Set a torn tail aside, then cut the segment to its good end (remove it at 0)."""
-        aside = set_aside(self._directory, path, end, tail, self._syscalls)
-        if end == 0:
-            path.unlink()
-            fsync_dir(self._syscalls, self._directory)
-        else:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                self._syscalls.ftruncate(fd, end)
-                self._syscalls.fsync(fd)
-            finally:
-                os.close(fd)
-        self._torn = aside
-        _log.warning(
-            "journal segment %s had a torn tail of %d bytes at byte offset %d (normal after a "
-            "crash); the bytes were saved to %s and the segment was truncated",
-            path,
-            len(tail),
-            end,
-            aside,
-        )
-
-
-def find_later_group(
-    mapped: mmap.mmap, view: memoryview, start: int, salt: int, lsn: int
-) -> tuple[int, int] | None:
-    """The first valid block from ``start`` on whose commit group starts after ``lsn``.
-
-    ``lsn`` is the first LSN of the group that could not be read whole. Returns (offset, first
-    LSN of the block) or None. Candidates are found by searching for the block magic and
-    verified by checksum, so a scan of a long garbage tail costs one ``find`` per candidate.
-    """
-    candidate = mapped.find(BLOCK_MAGIC, start)
-    while candidate != -1:
-        block = decode_block(view, candidate, salt)
-        if block is not None and block.group_lsn > lsn:
-            return candidate, block.first_lsn
-        candidate = mapped.find(BLOCK_MAGIC, candidate + 1)
-    return None
+        self._torn = repair_torn_tail(self._directory, path, end, tail, self._syscalls)

@@ -21,20 +21,40 @@ class DaemonHistory:
     last_stop_clean: bool | None
 
 
-def recover(records: Iterable[JournalRecord]) -> DaemonHistory:
-    """Fold the journal's records into the daemon's history; streams, keeps no records."""
-    starts = 0
-    last_start: DaemonStarted | None = None
-    stopped_clean = False
-    for record in records:
+class HistoryFold:
+    """Folds records into a :class:`DaemonHistory`, one at a time, from a seeded history."""
+
+    def __init__(self, initial: DaemonHistory | None = None) -> None:
+        self.starts = 0 if initial is None else initial.starts
+        self.last_start = None if initial is None else initial.last_start
+        self.stopped_clean = bool(initial is not None and initial.last_stop_clean)
+
+    def apply(self, record: JournalRecord) -> None:
+        """Fold one record in (records of other kinds are ignored)."""
         if isinstance(record, DaemonStarted):
-            starts += 1
-            last_start = record
-            stopped_clean = False
+            self.starts += 1
+            self.last_start = record
+            self.stopped_clean = False
         elif isinstance(record, DaemonStopped):
-            stopped_clean = record.clean
-    return DaemonHistory(
-        starts=starts,
-        last_start=last_start,
-        last_stop_clean=None if last_start is None else stopped_clean,
-    )
+            self.stopped_clean = record.clean
+
+    @property
+    def history(self) -> DaemonHistory:
+        """The history folded so far."""
+        return DaemonHistory(
+            starts=self.starts,
+            last_start=self.last_start,
+            last_stop_clean=None if self.last_start is None else self.stopped_clean,
+        )
+
+
+def recover(
+    records: Iterable[JournalRecord], initial: DaemonHistory | None = None
+) -> DaemonHistory:
+    """Fold the journal's records into the daemon's history (continuing ``initial``, the
+    history a checkpoint holds); streams, keeps no records."""
+    fold = HistoryFold(initial)
+    for record in records:
+        if isinstance(record, DaemonStarted | DaemonStopped):
+            fold.apply(record)
+    return fold.history

@@ -8,16 +8,20 @@ complete and durable when N+1 was made.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Final
 
-from batchd.daemon.journal.format import encode_header
+from batchd.daemon.journal.format import HEADER_SIZE, HeaderError, decode_header, encode_header
 from batchd.daemon.journal.syscalls import JournalSyscalls, fsync_dir, write_all
+
+_log = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX: Final = ".journal"
 TEMP_SUFFIX: Final = ".tmp"
@@ -107,3 +111,64 @@ def set_aside(
         os.close(fd)
     fsync_dir(syscalls, torn)
     return target
+
+
+def drop_segments_through(
+    directory: Path, lsn: int, current: int, syscalls: JournalSyscalls
+) -> tuple[int, int, int]:
+    """Delete the oldest segments whose records all have an LSN <= ``lsn``, oldest first, never
+    segment ``current`` or any after it; fsync the directory. Returns how many segments, bytes
+    and records were deleted.
+
+    A segment's last LSN is the next segment's first LSN - 1, read from that segment's header.
+    Deleting oldest first keeps the remaining numbers consecutive even if a crash interrupts.
+    """
+    segments = [(number, path) for number, path in list_segments(directory) if number <= current]
+    count = size = records = 0
+    for (_, path), (_, following) in pairwise(segments):
+        try:
+            first = _first_lsn(path)
+            next_first = _first_lsn(following)
+        except (OSError, HeaderError):
+            break  # leave anything odd in place for the next open to judge
+        if next_first - 1 > lsn:
+            break
+        size += path.stat().st_size
+        path.unlink()
+        count += 1
+        records += next_first - first
+    if count:
+        fsync_dir(syscalls, directory)
+    return count, size, records
+
+
+def _first_lsn(path: Path) -> int:
+    with path.open("rb") as file:
+        return decode_header(file.read(HEADER_SIZE)).first_lsn
+
+
+def repair_torn_tail(
+    directory: Path, path: Path, end: int, tail: bytes, syscalls: JournalSyscalls
+) -> Path:
+    """Set a torn tail aside, then cut the segment to its good end (remove it when the
+    good end is 0); returns where the torn bytes were saved."""
+    aside = set_aside(directory, path, end, tail, syscalls)
+    if end == 0:
+        path.unlink()
+        fsync_dir(syscalls, directory)
+    else:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            syscalls.ftruncate(fd, end)
+            syscalls.fsync(fd)
+        finally:
+            os.close(fd)
+    _log.warning(
+        "journal segment %s had a torn tail of %d bytes at byte offset %d (normal after a "
+        "crash); the bytes were saved to %s and the segment was truncated",
+        path,
+        len(tail),
+        end,
+        aside,
+    )
+    return aside

@@ -71,6 +71,34 @@ class GroupCommitWriter:
         """Durable size of the current segment."""
         return self._end
 
+    @property
+    def current_segment(self) -> int:
+        """Number of the segment being appended to."""
+        return self._segment.number
+
+    def rotate(self) -> None:
+        """Commit what is queued, then continue in a new segment (unless the current one holds
+        no record yet), so that everything appended so far lies in closed segments."""
+        while True:
+            self.commit()
+            with self._changed:
+                while self._committing:
+                    self._changed.wait()
+                if self._pending:
+                    continue  # appended meanwhile: commit those too
+                if self._failed is not None or self._closed:
+                    self._raise_if_unusable()
+                if self._end == self._segment.size:
+                    return
+                self._committing = True
+                break
+        try:
+            self._roll()
+        finally:
+            with self._changed:
+                self._committing = False
+                self._changed.notify_all()
+
     def append(self, payload: bytes) -> int:
         """Queue one record payload; returns its LSN. Raises JournalWriteError once dead."""
         if len(payload) > MAX_PAYLOAD:
