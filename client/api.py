@@ -41,6 +41,8 @@ from batchd.protocol.endpoints import events_endpoint_for
 from batchd.protocol.messages import (
     HelloReply,
     HelloRequest,
+    LimitsInForce,
+    LimitsRequest,
     PingReply,
     PingRequest,
     Request,
@@ -120,6 +122,21 @@ class Client:
     def stats(self, timeout: float | None = None) -> StatsReply:
         """The daemon's resource use, journal counters and limits in force."""
         return self._connection.request(StatsRequest(), StatsReply, self._timeout(timeout))
+
+    def limits(
+        self,
+        *,
+        max_workers: int | None = None,
+        cpu_limit_percent: int | None = None,
+        worker_memory_limit_mb: int | None = None,
+        total_memory_limit_mb: int | None = None,
+        timeout: float | None = None,
+    ) -> LimitsInForce:
+        """Change limits at run time (None leaves one as is); returns the limits in force."""
+        request = LimitsRequest(
+            max_workers, cpu_limit_percent, worker_memory_limit_mb, total_memory_limit_mb
+        )
+        return self._connection.request(request, LimitsInForce, self._timeout(timeout))
 
     def submit_plan(
         self,

@@ -90,9 +90,35 @@ def _stats(client: Client) -> tuple[object, Rows]:
     return reply, stats_rows(reply)
 
 
+def _limits_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", metavar="N", type=int, help="worker processes")
+    parser.add_argument("--cpu", metavar="P", type=int, help="CPU cap, percent of the machine")
+    parser.add_argument("--worker-memory", metavar="MB", type=int, help="per worker, 0: none")
+    parser.add_argument("--total-memory", metavar="MB", type=int, help="all workers, 0: none")
+    parser.epilog = "example: batchctl limits --cpu 50 --workers 2"
+
+
+def _limits(client: Client, args: argparse.Namespace, out: Output) -> int:
+    from batchd.client.render import aligned, json_document, limits_rows
+
+    reply = client.limits(
+        max_workers=args.workers,
+        cpu_limit_percent=args.cpu,
+        worker_memory_limit_mb=args.worker_memory,
+        total_memory_limit_mb=args.total_memory,
+    )
+    out.emit(json_document(reply) if out.json else aligned(limits_rows(reply)))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Command] = {
     "ping": _reply_command("daemon and protocol versions, pid, uptime, last stop", _ping),
     "stats": _reply_command("daemon pid, rss, cpu, uptime, journal counters, limits", _stats),
+    "limits": Command(
+        "show or change the worker count and resource caps until restart",
+        _limits,
+        _limits_arguments,
+    ),
     **cli_submit.COMMANDS,
     **cli_batches.COMMANDS,
 }

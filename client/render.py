@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from batchd.protocol.messages import PingReply, StatsReply
+from batchd.protocol.messages import LimitsInForce, PingReply, StatsReply
 from batchd.protocol.version import BATCHD_VERSION, PROTOCOL_VERSION
 
 Rows = list[tuple[str, str]]
@@ -119,6 +119,18 @@ def _mib_or_none(value: int) -> str:
     return f"{value} MiB" if value else "none"
 
 
+def limits_rows(limits: LimitsInForce) -> Rows:
+    """The rows of ``batchctl limits`` (and the limits part of ``stats``)."""
+    return [
+        ("max workers", str(limits.max_workers)),
+        ("checkpoint", _on_off(limits.enable_checkpoint)),
+        ("rollback", _on_off(limits.enable_rollback)),
+        ("cpu limit", f"{limits.cpu_limit_percent} % of the machine"),
+        ("worker memory limit", _mib_or_none(limits.worker_memory_limit_mb)),
+        ("total memory limit", _mib_or_none(limits.total_memory_limit_mb)),
+    ]
+
+
 def stats_rows(reply: StatsReply) -> Rows:
     """The rows of ``batchctl stats``."""
     journal, limits = reply.journal, reply.limits
@@ -138,12 +150,7 @@ def stats_rows(reply: StatsReply) -> Rows:
         ("journal records", str(journal.records)),
         ("journal commits", f"{journal.commits} ({journal.fsyncs} fsyncs)"),
         ("durable lsn", str(journal.durable_lsn)),
-        ("max workers", str(limits.max_workers)),
-        ("checkpoint", _on_off(limits.enable_checkpoint)),
-        ("rollback", _on_off(limits.enable_rollback)),
-        ("cpu limit", f"{limits.cpu_limit_percent} % of the machine"),
-        ("worker memory limit", _mib_or_none(limits.worker_memory_limit_mb)),
-        ("total memory limit", _mib_or_none(limits.total_memory_limit_mb)),
+        *limits_rows(limits),
         (
             "limits acted",
             f"{reply.limit_actions.cpu_throttles} cpu throttles "

@@ -18,14 +18,13 @@ from batchd.daemon.batches.registry import BatchRegistry
 from batchd.daemon.batches.retry import RetryPolicy
 from batchd.daemon.batches.uploads import Uploads
 from batchd.daemon.checkpoint import Checkpointer, StateFold, checkpoint_files, load_checkpoint
-from batchd.daemon.config import Config
+from batchd.daemon.config import Config, limits_of
 from batchd.daemon.context import DaemonContext
 from batchd.daemon.journal import Journal
 from batchd.daemon.journal.records import DaemonStarted, DaemonStopped
 from batchd.daemon.lock import PidLock
 from batchd.daemon.loop import MainLoop
 from batchd.daemon.paths import DaemonPaths, ensure_private_dir
-from batchd.daemon.pool.limits import Limits
 from batchd.daemon.pool.supervisor import WorkerPool
 from batchd.daemon.server import ControlServer
 from batchd.daemon.service import ServiceNotifier
@@ -124,20 +123,12 @@ def _start_engine(
     """The batch engine with its uploads, registry and worker pool (workers start now)."""
     uploads = Uploads(paths.state_dir)
     registry = BatchRegistry(uploads.batches_dir)
-    limits = Limits(
-        cpu_percent=config.cpu_limit_percent,
-        worker_memory_mb=config.worker_memory_limit_mb,
-        total_memory_mb=config.total_memory_limit_mb,
-        nice=config.worker_nice,
-        ionice_class=config.worker_ionice_class,
-        ionice_level=config.worker_ionice_level,
-    )
     pool = WorkerPool(
         config.max_workers,
         state_dir=paths.state_dir,
         enable_rollback=config.enable_rollback,
         recycle_after=config.worker_recycle_after,
-        limits=limits,
+        limits=limits_of(config),
     )
     settings = EngineSettings(
         workers=config.max_workers,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from batchd.daemon.errors import ConfigError
+from batchd.daemon.pool.limits import Limits
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 MAX_WORKERS_LIMIT: Final = 1024
@@ -143,3 +144,15 @@ def load_config(path: Path, *, required: bool) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return parse_config(data, str(path), default_config())
+
+
+def limits_of(config: Config) -> Limits:
+    """The worker pool's resource limits under ``config``."""
+    return Limits(
+        cpu_percent=config.cpu_limit_percent,
+        worker_memory_mb=config.worker_memory_limit_mb,
+        total_memory_mb=config.total_memory_limit_mb,
+        nice=config.worker_nice,
+        ionice_class=config.worker_ionice_class,
+        ionice_level=config.worker_ionice_level,
+    )

@@ -102,6 +102,18 @@ class LimitsInForce:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsRequest:
+    """Change limits at run time (nil: leave as is); until restart, the config file rules
+    after it. The reply is the LimitsInForce after the change."""
+
+    COMMAND: ClassVar[str] = "limits"
+    max_workers: int | None = None
+    cpu_limit_percent: int | None = None
+    worker_memory_limit_mb: int | None = None
+    total_memory_limit_mb: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LimitActions:
     """How often the resource limits acted since the daemon started."""
 
@@ -160,6 +172,7 @@ COMMANDS: Mapping[str, Command] = _table(
     (HelloRequest, HelloReply),
     (PingRequest, PingReply),
     (StatsRequest, StatsReply),
+    (LimitsRequest, LimitsInForce),
     (SubmitBeginRequest, SubmitBeginReply),
     (SubmitChunkRequest, SubmitChunkReply),
     (SubmitEndRequest, UploadStatusReply),
@@ -177,6 +190,7 @@ Request = (
     HelloRequest
     | PingRequest
     | StatsRequest
+    | LimitsRequest
     | SubmitBeginRequest
     | SubmitChunkRequest
     | SubmitEndRequest
@@ -193,6 +207,7 @@ Reply = (
     HelloReply
     | PingReply
     | StatsReply
+    | LimitsInForce
     | SubmitBeginReply
     | SubmitChunkReply
     | UploadStatusReply

@@ -13,6 +13,7 @@ from typing import Any
 from batchd.daemon.commands import (
     cancel,
     hello,
+    limits,
     list_batches,
     pause,
     ping,
@@ -40,7 +41,13 @@ from batchd.protocol.batch_messages import (
     SubmitEndRequest,
     UploadStatusRequest,
 )
-from batchd.protocol.messages import HelloRequest, PingRequest, Reply, StatsRequest
+from batchd.protocol.messages import (
+    HelloRequest,
+    LimitsRequest,
+    PingRequest,
+    Reply,
+    StatsRequest,
+)
 
 Handler = Callable[[DaemonContext, Any], Reply]
 
@@ -48,6 +55,7 @@ HANDLERS: Mapping[type, Handler] = {
     HelloRequest: hello.handle,
     PingRequest: ping.handle,
     StatsRequest: stats.handle,
+    LimitsRequest: limits.handle,
     SubmitBeginRequest: submit_begin.handle,
     SubmitChunkRequest: submit_chunk.handle,
     SubmitEndRequest: submit_end.handle,

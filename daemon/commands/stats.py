@@ -6,11 +6,11 @@ import os
 
 import psutil
 
+from batchd.daemon.commands.limits import in_force
 from batchd.daemon.context import DaemonContext
 from batchd.protocol.messages import (
     JournalStats,
     LimitActions,
-    LimitsInForce,
     StatsReply,
     StatsRequest,
     WorkerStats,
@@ -44,14 +44,7 @@ def handle(ctx: DaemonContext, request: StatsRequest) -> StatsReply:
             commits=counters.commits,
             fsyncs=counters.fsyncs,
         ),
-        limits=LimitsInForce(
-            max_workers=ctx.config.max_workers,
-            enable_checkpoint=ctx.config.enable_checkpoint,
-            enable_rollback=ctx.config.enable_rollback,
-            cpu_limit_percent=ctx.config.cpu_limit_percent,
-            worker_memory_limit_mb=ctx.config.worker_memory_limit_mb,
-            total_memory_limit_mb=ctx.config.total_memory_limit_mb,
-        ),
+        limits=in_force(ctx.config),
         limit_actions=_limit_actions(ctx),
         workers=_workers(ctx),
     )

@@ -53,7 +53,20 @@ class Hang:
         time.sleep(1000)
 
 
+class Hog:
+    """Holds 600 MiB for a while: far beyond a worker memory cap of a few hundred MiB."""
+
+    def paths(self, path, args):
+        return []
+
+    def run(self, path, args):
+        block = bytearray(600 * 2**20)
+        time.sleep(5)
+        return str(len(block))
+
+
 upper = Upper()
+hog = Hog()
 abort = Abort()
 fail = Raise()
 hang = Hang()
@@ -76,6 +89,7 @@ def install_handlers(root: Path) -> dict[str, str]:
             abort = batchd_test_handlers:abort
             fail = batchd_test_handlers:fail
             hang = batchd_test_handlers:hang
+            hog = batchd_test_handlers:hog
             """
         )
     )
