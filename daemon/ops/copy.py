@@ -78,7 +78,7 @@ def run(step: Step, env: OpEnv, expected: Fingerprint | None = None) -> Outcome:
         fs.rename(temp, dst)
     else:
         _commit_new(env, temp, dst, is_dir=stat.S_ISDIR(info.st_mode))
-    fs.fsync_parent(dst)
+    fs.fsync_parent_before_report(dst)
     return succeeded(step, env, dst)
 
 

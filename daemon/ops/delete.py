@@ -74,7 +74,7 @@ def remove_path(step: Step, env: OpEnv, path: bytes, n: int = 0) -> None:
     fs = env.fs
     if not stat.S_ISDIR(fs.lstat(path).st_mode):
         fs.unlink(path)
-        fs.fsync_parent(path)
+        fs.fsync_parent_before_report(path)
         return
     trash = temp_beside(path, env.batch, step.index, n)
     fs.discard(trash)

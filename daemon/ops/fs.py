@@ -64,9 +64,13 @@ class FileSystem:
     path taken where the kernel or filesystem refuses ``RENAME_NOREPLACE``), for tests.
     """
 
-    def __init__(self, hook: Hook = no_hook, *, use_renameat2: bool = True) -> None:
+    def __init__(
+        self, hook: Hook = no_hook, *, use_renameat2: bool = True, share_dir_syncs: bool = False
+    ) -> None:
         self.hook = hook
         self._use_renameat2 = use_renameat2 and _renameat2 is not None
+        self._share_dir_syncs = share_dir_syncs
+        self._pending_dirs: dict[bytes, None] = {}
 
     # --- reading metadata -------------------------------------------------------------------
 
@@ -255,6 +259,29 @@ class FileSystem:
     def fsync_parent(self, path: bytes) -> None:
         """fsync the directory holding ``path``."""
         self.fsync_dir(os.path.dirname(path) or b".")
+
+    def fsync_parent_before_report(self, path: bytes) -> None:
+        """Make the name change of ``path`` durable before the step's outcome is reported.
+
+        With ``share_dir_syncs`` (the worker's file system) the directory is noted and synced
+        once, in ``sync_pending``, for all steps whose outcomes go out together (journal.md:
+        "share directory fsyncs between independent items of a group"); else synced now.
+        """
+        directory = os.path.dirname(path) or b"."
+        if self._share_dir_syncs:
+            self._pending_dirs[directory] = None
+        else:
+            self.fsync_dir(directory)
+
+    def sync_pending(self) -> None:
+        """fsync every directory noted since the last call, each once. A directory that is
+        gone was moved or removed by a later step, which synced its own parents."""
+        pending, self._pending_dirs = self._pending_dirs, {}
+        for directory in pending:
+            try:
+                self.fsync_dir(directory)
+            except FileNotFoundError:
+                continue
 
     # --- composites built only from the primitives above ------------------------------------
 

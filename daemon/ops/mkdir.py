@@ -29,7 +29,7 @@ def run(step: Step, env: OpEnv, expected: Fingerprint | None = None) -> Outcome:
         raise refused("exists and is not a directory", path) from None
     except FileNotFoundError:
         raise refused("the parent directory does not exist", path) from None
-    fs.fsync_parent(path)
+    fs.fsync_parent_before_report(path)
     return succeeded(step, env, path, CREATED)
 
 

@@ -193,7 +193,8 @@ def _move_across(
 
 
 def _fsync_parents(env: OpEnv, src: bytes, dst: bytes) -> None:
-    """fsync dst's directory, and src's too when the rename crossed directories."""
-    env.fs.fsync_parent(dst)
+    """Make the rename durable before it is reported: dst's directory, and src's too when
+    the rename crossed directories (shared with the other steps reported together)."""
+    env.fs.fsync_parent_before_report(dst)
     if os.path.dirname(src) != os.path.dirname(dst):
-        env.fs.fsync_parent(src)
+        env.fs.fsync_parent_before_report(src)

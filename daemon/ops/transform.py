@@ -33,6 +33,7 @@ from batchd.daemon.ops.env import Intent, OpEnv
 from batchd.daemon.ops.errors import OpFailed, refused, show, vanished
 from batchd.daemon.ops.names import temp_beside
 from batchd.daemon.ops.outcomes import ALREADY_DONE, fingerprint_or_none, succeeded
+from batchd.daemon.ops.priority import nice_own_autogroup
 from batchd.daemon.ops.step import ErrorKind, Fingerprint, Outcome, Step
 
 _PR_SET_PDEATHSIG: Final = 1
@@ -40,8 +41,10 @@ _libc = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: preexec_fn 
 
 
 def _die_with_parent() -> None:
-    """In the child, before exec: get SIGKILL when the worker that started us dies."""
+    """In the child, before exec: get SIGKILL when the worker that started us dies, and keep
+    the worker's low CPU priority in the command's new session."""
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    nice_own_autogroup()
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,13 +31,14 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
 from batchd.daemon.ops.env import OpEnv
 from batchd.daemon.ops.fs import FileSystem
 from batchd.daemon.ops.handlers import HandlerRegistry
+from batchd.daemon.ops.priority import nice_own_autogroup
 from batchd.daemon.ops.runner import run_step
 from batchd.daemon.ops.step import ErrorKind, Outcome
 from batchd.daemon.ops.undo import UndoStore
@@ -67,8 +68,9 @@ class OutcomeOutbox:
     in a single-threaded process.
     """
 
-    def __init__(self, out_fd: int) -> None:
+    def __init__(self, out_fd: int, before_send: Callable[[], None] = lambda: None) -> None:
         self.out_fd = out_fd
+        self._before_send = before_send
         self._chunk_id = -1
         self._rows: list[list[object]] = []
         self._bytes = 0
@@ -94,6 +96,9 @@ class OutcomeOutbox:
     def flush(self) -> None:
         """Send the waiting outcomes, if any."""
         if self._rows:
+            # The steps' directory fsyncs, shared among them, come before their outcomes:
+            # an outcome the daemon journals as DONE must describe a durable change.
+            self._before_send()
             rows, self._rows, self._bytes = self._rows, [], 0
             self._write(encode_frame([messages.OUTCOMES, self._chunk_id, rows]))
 
@@ -127,7 +132,7 @@ class Worker:
         self._inbox: deque[list[object]] = deque()
         self._closed = False
         self._exit_requested = False
-        self._outbox = OutcomeOutbox(out_fd)
+        self._outbox = OutcomeOutbox(out_fd, env.fs.sync_pending)
         self.limits = limits or Limits()
 
     def serve(self) -> None:
@@ -242,6 +247,7 @@ def apply_limits(limits: Limits) -> None:
     try:
         if limits.nice:
             os.nice(limits.nice)
+            nice_own_autogroup()  # the worker's session is its own scheduling group
         if limits.ionice_class == "best-effort":
             psutil.Process().ionice(psutil.IOPRIO_CLASS_BE, limits.ionice_level)
         elif limits.ionice_class == "idle":
@@ -272,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker_memory_mb=args.memory_limit_mb,
     )
     apply_limits(limits)
-    fs = FileSystem()
+    fs = FileSystem(share_dir_syncs=True)
     env = OpEnv(
         fs=fs,
         undo=UndoStore(args.state_dir / "undo", fs),

@@ -79,12 +79,16 @@ class Client:
     def alternate(
         self, batch: int, count: int, gap: float = 0.0
     ) -> tuple[list[float], list[float]]:
-        """``count`` progress and ``count`` ping round trips, one of each in turn, with
-        ``gap`` seconds of sleep after each pair."""
+        """``count`` progress and ``count`` ping round trips in pairs, with ``gap`` seconds of
+        sleep after each pair; which goes first alternates (the first after a sleep is the
+        slower one: caches and CPUs have cooled)."""
         progress, ping = [], []
-        for _ in range(count):
+        for turn in range(count):
+            if turn % 2:
+                ping.append(self.round_trip(PingRequest(), PingReply))
             progress.append(self.round_trip(ProgressRequest(batch), BatchProgress))
-            ping.append(self.round_trip(PingRequest(), PingReply))
+            if not turn % 2:
+                ping.append(self.round_trip(PingRequest(), PingReply))
             if gap:
                 time.sleep(gap)
         return progress, ping
@@ -92,6 +96,17 @@ class Client:
     def close(self) -> None:
         """Close the socket."""
         self.sock.close()
+
+
+def workers_nice(process: psutil.Process) -> float:
+    """The niceness of the daemon's children (the workers; the largest if they differ)."""
+    values = []
+    for child in process.children():
+        try:
+            values.append(child.nice())
+        except psutil.NoSuchProcess:
+            continue
+    return float(max(values, default=0))
 
 
 def children_cpu(process: psutil.Process) -> float:
@@ -169,6 +184,8 @@ def measure(root: Path, count: int) -> dict[str, float]:
         busy_progress, busy_ping = client.alternate(batch, count, GAP)
         window = time.monotonic() - started
         busy_cpu = (children_cpu(process) - cpu_before) / window
+        results["workers_nice"] = workers_nice(process)
+        results["daemon_nice"] = float(process.nice())
         state = daemon.progress(batch)
         assert state.state is BatchState.RUNNING, "the batch ended before the measurement did"
         daemon.request(CancelRequest(batch), BatchProgress)
@@ -202,7 +219,8 @@ def main() -> None:
         f"progress vs ping round trips: {count} each, alternating, a pair every "
         f"{GAP * 1e3:g} ms + round trips, cpus={os.cpu_count()}; "
         f"busy window {results['busy_seconds']:.1f} s, workers using "
-        f"{results['workers_cpu']:.2f} CPUs"
+        f"{results['workers_cpu']:.2f} CPUs at nice {results['workers_nice']:g} "
+        f"(daemon at nice {results['daemon_nice']:g})"
     )
     print(f"{'':30}{'p50 µs':>10}{'p99 µs':>10}{'max µs':>10}")
     for name, label in (

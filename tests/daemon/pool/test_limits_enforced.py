@@ -235,4 +235,8 @@ def test_niceness_and_io_priority_reach_workers_and_their_commands(start_pool, t
         for process in (parent, command):
             assert process.nice() == expected_nice
             assert tuple(process.ionice()) == expected_io
+            # Each has its own session, so its scheduling group must be niced too.
+            autogroup = Path(f"/proc/{process.pid}/autogroup")
+            if autogroup.exists():
+                assert autogroup.read_text().split()[-1] == str(expected_nice)
     assert all(process.nice() == 10 for process in workers.values())
