@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -144,20 +143,6 @@ def run_for(daemon: RunningDaemon, batch: int, seconds: float) -> tuple[BatchPro
         time.sleep(min(0.25, max(0.0, seconds - elapsed)))
 
 
-def stop_daemon(daemon: RunningDaemon) -> None:
-    """SIGTERM the daemon, wait for it and its children; kill whatever is left."""
-    if daemon.process is None or daemon.process.poll() is not None:
-        return
-    children = psutil.Process(daemon.process.pid).children(recursive=True)
-    try:
-        daemon.stop(timeout=30)
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-    _, alive = psutil.wait_procs(children, timeout=10)
-    for child in alive:
-        child.kill()
-
-
 def measure(root: Path, items: int, run_seconds: float) -> tuple[dict[str, float], RssSampler]:
     """Upload, validate and run the plan under the sampler; the timings and the sampler."""
     plan = make_plan(root, items)
@@ -189,7 +174,7 @@ def measure(root: Path, items: int, run_seconds: float) -> tuple[dict[str, float
             if sampler is not None:
                 sampler.stop()
         finally:
-            stop_daemon(daemon)
+            daemon.shutdown()
     assert sampler is not None
     done = progress.completed + progress.failed
     cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)

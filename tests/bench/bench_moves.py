@@ -120,7 +120,7 @@ class BatchdMoves:
         try:
             self.daemon.start()
         except BaseException:
-            stop_daemon(self.daemon)
+            self.daemon.shutdown()
             raise
         assert self.daemon.process is not None
         self.process = psutil.Process(self.daemon.process.pid)
@@ -165,21 +165,7 @@ class BatchdMoves:
 
     def close(self) -> None:
         """Stop the daemon and make sure none of its processes is left."""
-        stop_daemon(self.daemon)
-
-
-def stop_daemon(daemon: RunningDaemon) -> None:
-    """SIGTERM the daemon, wait for it and its children; kill whatever is left."""
-    if daemon.process is None or daemon.process.poll() is not None:
-        return
-    children = psutil.Process(daemon.process.pid).children(recursive=True)
-    try:
-        daemon.stop()
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-    _, alive = psutil.wait_procs(children, timeout=10)
-    for child in alive:
-        child.kill()
+        self.daemon.shutdown()
 
 
 def main() -> None:

@@ -21,7 +21,6 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -138,20 +137,6 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def stop_daemon(daemon: RunningDaemon) -> None:
-    """SIGTERM the daemon, wait for it and its children; kill whatever is left."""
-    if daemon.process is None or daemon.process.poll() is not None:
-        return
-    children = psutil.Process(daemon.process.pid).children(recursive=True)
-    try:
-        daemon.stop(timeout=30)
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-    _, alive = psutil.wait_procs(children, timeout=10)
-    for child in alive:
-        child.kill()
-
-
 def measure(root: Path, count: int) -> dict[str, float]:
     """Idle and busy round trips; the summaries and the workers' CPU use."""
     data = root / "data.bin"
@@ -191,7 +176,7 @@ def measure(root: Path, count: int) -> dict[str, float]:
         daemon.request(CancelRequest(batch), BatchProgress)
     finally:
         client.close()
-        stop_daemon(daemon)
+        daemon.shutdown()
     for name, samples in (
         ("idle_progress", idle_progress),
         ("idle_ping", idle_ping),

@@ -22,14 +22,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "helpers"))
 
@@ -88,20 +85,6 @@ def run_batch(daemon: RunningDaemon, plan: bytes, cwd: Path) -> float:
     return progress.elapsed
 
 
-def stop_daemon(daemon: RunningDaemon) -> None:
-    """SIGTERM the daemon, wait for it and its children; kill whatever is left."""
-    if daemon.process is None or daemon.process.poll() is not None:
-        return
-    children = psutil.Process(daemon.process.pid).children(recursive=True)
-    try:
-        daemon.stop()
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-    _, alive = psutil.wait_procs(children, timeout=10)
-    for child in alive:
-        child.kill()
-
-
 def hash_path(path: Path) -> None:
     """One checksum item's work, in a pool process."""
     hash_file(FileSystem(), os.fsencode(path), "sha256")
@@ -136,7 +119,7 @@ def measure(root: Path, items: int, repeats: int) -> tuple[int, dict[str, list[f
                     samples[f"w{workers}"].append(run_batch(daemons[workers], plan, root))
         finally:
             for daemon in daemons.values():
-                stop_daemon(daemon)
+                daemon.shutdown()
     return size, samples
 
 

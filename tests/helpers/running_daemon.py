@@ -205,6 +205,21 @@ class RunningDaemon:
             check=False,
         )
 
+    def shutdown(self) -> None:
+        """SIGTERM the daemon, wait for it and its children; kill whatever is left."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        import psutil
+
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        try:
+            self.stop()
+        except subprocess.TimeoutExpired:
+            self.kill()
+        _, alive = psutil.wait_procs(children, timeout=10)
+        for child in alive:
+            child.kill()
+
     def cleanup(self) -> None:
         """Kill the process if it still runs."""
         if self.process is not None and self.process.poll() is None:
