@@ -1,8 +1,10 @@
 """The daemon's main loop: one short list of named steps, repeated until a stop signal.
 
-Replies wait for the journal: every record appended while handling requests is made durable by
-``commit_journal`` (one group commit) before ``send_replies`` answers anyone. Batch work
-(validations, worker outcomes, dispatch, progress events) is done by the batch engine's steps.
+Replies wait for the journal, but only for the records they depend on: a request that appended
+records is answered once they are durable; ``commit_journal`` hands the group commit to a
+thread of its own (``committer``), so the loop keeps serving while the disk syncs. Batch work
+(validations, worker outcomes, dispatch, progress events) is done by the batch engine's steps;
+a new batch becomes visible, and a chunk starts, only once its records are durable.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import zmq
 
 from batchd.daemon.batches.engine import BatchEngine
 from batchd.daemon.checkpoint import Checkpointer
+from batchd.daemon.committer import BackgroundCommitter
 from batchd.daemon.context import DaemonContext
 from batchd.daemon.dispatch import dispatch
-from batchd.daemon.journal import JournalWriteError
 from batchd.daemon.server import ControlServer, Incoming
 from batchd.daemon.service import ServiceNotifier
 from batchd.daemon.signals import StopSignals
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 REQUESTS_PER_TURN: Final = 1000
 HEARTBEAT_INTERVAL: Final = 5.0
 MAX_POLL_WAIT: Final = 1.0
+RETRY_COMMIT_AFTER: Final = 1.0
 
 
 class MainLoop:
@@ -53,27 +56,41 @@ class MainLoop:
         self._poller.register(server.control, zmq.POLLIN)
         self._poller.register(server.events, zmq.POLLIN)
         self._poller.register(signals.wakeup_fd, zmq.POLLIN)
+        self.committer = BackgroundCommitter(ctx.journal)
+        self._poller.register(self.committer.wake_fd, zmq.POLLIN)
+        self._retry_commit_at = 0.0
         self._engine_fds: set[int] = set()
         self._incoming: list[Incoming] = []
-        self._outbox: list[tuple[Incoming, bytes]] = []
+        self._outbox: list[tuple[Incoming, bytes, int]] = []
         self._subscriptions: list[str] = []
         self._next_heartbeat = time.monotonic()
 
     def run(self) -> None:
         """Loop until SIGTERM/SIGINT; the caller then shuts down."""
-        while not self.signals.requested:
-            self.poll_sockets()
-            self.handle_commands()
-            now = time.monotonic()
-            self.engine.reap_validations(now, time.time())
-            self.engine.collect_outcomes(now)
-            self.engine.dispatch_ready(now)
-            self.commit_journal()
-            self.send_replies()
-            self.engine.start_staged()
-            self.engine.publish_events(time.monotonic(), time.time(), self._take_subscriptions())
-            self.run_timers()
-            self.notify_watchdog()
+        self.committer.start()
+        try:
+            while not self.signals.requested:
+                self.turn()
+        finally:
+            self.committer.stop()
+        self.ctx.journal.commit()  # what the last turn appended, then its answers
+        self.send_replies()
+
+    def turn(self) -> None:
+        """One pass over the named steps."""
+        self.poll_sockets()
+        self.handle_commands()
+        now = time.monotonic()
+        self.engine.reap_validations(now, time.time())
+        self.engine.collect_outcomes(now)
+        self.engine.dispatch_ready(now)
+        self.commit_journal()
+        self.engine.admit_batches(self.ctx.journal.durable_lsn)
+        self.send_replies()
+        self.engine.start_staged()
+        self.engine.publish_events(time.monotonic(), time.time(), self._take_subscriptions())
+        self.run_timers()
+        self.notify_watchdog()
 
     def poll_sockets(self) -> None:
         """Wait for a request, a signal, a worker or validator, or the next deadline."""
@@ -89,39 +106,48 @@ class MainLoop:
         ready = dict(self._poller.poll(max(0, int((deadline - now) * 1000))))
         if self.signals.wakeup_fd in ready:
             self.signals.drain()
+        if self.committer.wake_fd in ready:
+            self.committer.drain()
         if self.server.control in ready:
             self._incoming = self.server.receive(REQUESTS_PER_TURN)
         if self.server.events in ready:
             self._subscriptions += self.server.new_subscriptions(REQUESTS_PER_TURN)
 
     def handle_commands(self) -> None:
-        """Turn each received request into a reply held in the outbox."""
+        """Turn each received request into a reply held in the outbox, with the LSN that must
+        be durable before it is sent (0: it wrote nothing, it may go at once)."""
+        journal = self.ctx.journal
         for incoming in self._incoming:
-            self._outbox.append((incoming, dispatch(self.ctx, incoming.body)))
+            before = journal.appended_lsn
+            reply = dispatch(self.ctx, incoming.body)
+            after = journal.appended_lsn
+            self._outbox.append((incoming, reply, after if after > before else 0))
         self._incoming = []
 
     def commit_journal(self) -> None:
-        """Make every record appended this turn durable with one group commit.
+        """Have the committer thread make every record appended so far durable.
 
-        A failed fsync is fatal (the error propagates and the daemon exits); a failed write
-        (say ENOSPC) keeps the records queued and is tried again next turn.
+        A failed fsync is fatal (raised here; the daemon exits and recovers at restart); a
+        failed write (say ENOSPC) keeps the records queued and is tried again a second later.
         """
-        if not self.ctx.journal.pending:
-            return
-        try:
-            self.ctx.journal.commit()
-        except JournalWriteError as exc:
-            if exc.fatal:
-                raise
-            log.error("journal write failed, will retry: %s", exc.message)
+        retry = self.committer.check()
+        now = time.monotonic()
+        if retry is not None:
+            log.error("journal write failed, will retry: %s", retry.message)
+            self._retry_commit_at = now + RETRY_COMMIT_AFTER
+        if self.ctx.journal.pending and now >= self._retry_commit_at:
+            self.committer.kick()
 
     def send_replies(self) -> None:
-        """Answer the requests whose records are durable; none while the journal lags."""
-        if self.ctx.journal.pending:
-            return
-        for incoming, body in self._outbox:
-            self.server.reply(incoming, body)
-        self._outbox = []
+        """Answer the requests whose records are durable."""
+        durable = self.ctx.journal.durable_lsn
+        waiting = []
+        for incoming, body, needs in self._outbox:
+            if needs <= durable:
+                self.server.reply(incoming, body)
+            else:
+                waiting.append((incoming, body, needs))
+        self._outbox = waiting
 
     def run_timers(self) -> None:
         """Publish the heartbeat status event when it is due."""

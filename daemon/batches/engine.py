@@ -21,7 +21,7 @@ from batchd.daemon.batches.registry import BatchRegistry
 from batchd.daemon.batches.results import ItemResult
 from batchd.daemon.batches.retry import RetryPolicy
 from batchd.daemon.batches.scheduling import Candidate, chunk_size, next_batch
-from batchd.daemon.batches.uploads import Uploads
+from batchd.daemon.batches.uploads import Upload, Uploads
 from batchd.daemon.journal import Journal
 from batchd.daemon.journal.records import BatchCreated, BatchEnded, ItemDone, ItemIntent
 from batchd.daemon.ops.step import Fingerprint, Step
@@ -70,6 +70,7 @@ class BatchEngine:
         self._rng = random.Random()
         self._in_flight: dict[int, dict[int, tuple[Step, Fingerprint | None]]] = {}
         self._staged: list[Chunk] = []
+        self._unadmitted: list[tuple[int, Batch, Upload]] = []
         self._staged_lsn = 0
         self._next_chunk = 1
 
@@ -134,7 +135,7 @@ class BatchEngine:
         return min(present) if present else None
 
     def reap_validations(self, now: float, wall: float) -> None:
-        """Turn valid uploads into batches, journaled before anyone hears of them."""
+        """Turn valid uploads into batches: journal them now, show them once durable."""
         for upload in self.uploads.reap(now):
             assert upload.batch is not None
             store = PlanStore.open(upload.out_dir)
@@ -146,8 +147,7 @@ class BatchEngine:
                 submitted_at=wall,
                 now=now,
             )
-            self.registry.add(batch)
-            self.journal.append(
+            lsn = self.journal.append(
                 BatchCreated(
                     batch=batch.id,
                     name=batch.name,
@@ -156,6 +156,18 @@ class BatchEngine:
                     time=wall,
                 )
             )
+            self._unadmitted.append((lsn, batch, upload))
+        self.uploads.expire(now)
+
+    def admit_batches(self, durable_lsn: int) -> None:
+        """Batches whose creation is on disk become visible and start: nobody hears of a
+        batch, and none of its items runs, before the journal holds it."""
+        waiting = []
+        for lsn, batch, upload in self._unadmitted:
+            if lsn > durable_lsn:
+                waiting.append((lsn, batch, upload))
+                continue
+            self.registry.add(batch)
             self.uploads.accept(upload)
             log.info(
                 "batch %d (%r) accepted: %d items",
@@ -164,7 +176,7 @@ class BatchEngine:
                 batch.total,
                 extra={"BATCH_ID": batch.id},
             )
-        self.uploads.expire(now)
+        self._unadmitted = waiting
 
     def collect_outcomes(self, now: float) -> None:
         """Apply everything the executor reports."""

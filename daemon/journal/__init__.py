@@ -157,6 +157,11 @@ class Journal:
         return self._writer.durable_lsn
 
     @property
+    def appended_lsn(self) -> int:
+        """The LSN of the last record appended, durable or not."""
+        return self._writer.appended_lsn
+
+    @property
     def pending(self) -> int:
         """How many appended records are not durable yet."""
         return self._writer.pending

@@ -99,6 +99,12 @@ class GroupCommitWriter:
                 self._committing = False
                 self._changed.notify_all()
 
+    @property
+    def appended_lsn(self) -> int:
+        """The LSN of the last record appended (durable or not)."""
+        with self._lock:
+            return self._next_lsn - 1
+
     def append(self, payload: bytes) -> int:
         """Queue one record payload; returns its LSN. Raises JournalWriteError once dead."""
         if len(payload) > MAX_PAYLOAD:
