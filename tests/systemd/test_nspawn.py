@@ -51,6 +51,10 @@ systemd-tmpfiles --create /etc/tmpfiles.d/batchd.conf
 mkdir -p /srv/e2e /etc/systemd/system/batchd.service.d
 chown batchd:batchd /srv/e2e
 printf '[Service]\nReadWritePaths=/srv/e2e\n' >/etc/systemd/system/batchd.service.d/roots.conf
+# The test's batchd is an editable install in this checkout: keep the checkout and its venv
+# visible to the service even where they live under /tmp (PrivateTmp= hides that).
+printf '[Service]\nBindReadOnlyPaths=%s\n' "$DEVPATHS" \
+  >/etc/systemd/system/batchd.service.d/dev.conf
 systemctl daemon-reload
 
 systemctl start batchd; result "start_rc=$?"
@@ -112,7 +116,10 @@ def test_unit_starts_serves_stops_and_is_restarted_by_the_watchdog(tmp_path: Pat
         (share / "units" / name).write_text((UNITS / name).read_text())
     venv = Path(sys.executable).parent.parent
     traverse = _needs_traverse([Path(sys.executable).resolve().parent, REPO, venv])
-    (share / "inside.sh").write_text(f"VENV={venv}\nTRAVERSE='{' '.join(traverse)}'\n{INSIDE}")
+    devpaths = f"{REPO} {venv}"
+    (share / "inside.sh").write_text(
+        f"VENV={venv}\nTRAVERSE='{' '.join(traverse)}'\nDEVPATHS='{devpaths}'\n{INSIDE}"
+    )
     (share / "batchd-e2e.service").write_text(DRIVER_UNIT)
     root = tmp_path / "root"
     root.mkdir()
@@ -123,6 +130,8 @@ def test_unit_starts_serves_stops_and_is_restarted_by_the_watchdog(tmp_path: Pat
         f"exec systemd-nspawn --directory={root} --volatile=overlay --private-network "
         "--register=no --keep-unit --link-journal=no --console=read-only --boot "
         f"--bind={share}:/e2e "
+        # The checkout (with its venv) may live where the container has a fresh tmpfs (/tmp).
+        f"--bind-ro={REPO} "
         f"--bind-ro={share}/batchd-e2e.service:/etc/systemd/system/batchd-e2e.service "
         "systemd.wants=batchd-e2e.service"
     )
