@@ -238,15 +238,29 @@ class BatchEngine:
 
     # -- control -------------------------------------------------------------------------
 
-    def pause(self, batch: Batch) -> None:
+    def pause(self, batch: Batch, now: float) -> None:
         """Pause a batch: unstarted steps of its chunks come back."""
         batch.pause()
+        self._unstage(batch, now)
         self.executor.cancel(batch.id)
 
     def cancel(self, batch: Batch, now: float) -> None:
         """Cancel a batch: running items finish, the rest are skipped."""
         batch.cancel(now)
+        self._unstage(batch, now)
         self.executor.cancel(batch.id)
+
+    def _unstage(self, batch: Batch, now: float) -> None:
+        """Chunks still waiting for their intents to be durable never start: their steps
+        go back to the batch (an intent without a DONE just means "did not run")."""
+        keep = []
+        for chunk in self._staged:
+            if chunk.batch != batch.id:
+                keep.append(chunk)
+                continue
+            self._in_flight.pop(chunk.chunk_id, None)
+            batch.returned(chunk.steps, now)
+        self._staged = keep
 
     def shutdown(self, grace: float) -> None:
         """Let in-flight items finish within ``grace``; unfinished batches are interrupted."""

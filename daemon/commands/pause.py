@@ -15,6 +15,6 @@ def handle(ctx: DaemonContext, request: PauseRequest) -> BatchProgress:
     batch = ctx.engine.registry.get(request.batch)
     if batch.state is not BatchState.RUNNING:
         raise InvalidArguments(f"batch {batch.id} is {batch.state.value}, not running")
-    ctx.engine.pause(batch)
+    ctx.engine.pause(batch, time.monotonic())
     ctx.journal.append(BatchControl(batch.id, "pause", time.time()))
     return batch.progress(time.monotonic(), time.time())

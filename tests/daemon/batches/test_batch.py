@@ -3,40 +3,15 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+
+from step_lists import ListSteps
 
 from batchd.daemon.batches.batch import Batch
 from batchd.daemon.batches.retry import RetryPolicy
-from batchd.daemon.ops.step import ErrorKind, OpKind, Outcome, Step
-from batchd.daemon.plan.store import LevelSpan
+from batchd.daemon.ops.step import ErrorKind, Outcome, Step
 from batchd.protocol.batch_messages import BatchState, ItemState
 
 POLICY = RetryPolicy(max_retries=2, base=1.0, cap=4.0)
-
-
-class ListSteps:
-    """A StepSource over a list, with explicit levels."""
-
-    def __init__(self, level_sizes: Sequence[int]) -> None:
-        self._steps: list[Step] = []
-        self._levels: list[LevelSpan] = []
-        for level, size in enumerate(level_sizes):
-            first = len(self._steps)
-            self._levels.append(LevelSpan(level, first, size))
-            for _ in range(size):
-                index = len(self._steps)
-                self._steps.append(Step(index, index + 1, OpKind.CHECKSUM, b"/f%d" % index))
-
-    @property
-    def total(self) -> int:
-        return len(self._steps)
-
-    @property
-    def levels(self) -> Sequence[LevelSpan]:
-        return self._levels
-
-    def read(self, first: int, count: int) -> list[Step]:
-        return self._steps[first : first + count]
 
 
 def _batch(*level_sizes: int) -> Batch:
