@@ -163,7 +163,8 @@ def stats_rows(reply: StatsReply) -> Rows:
     rows.extend(
         (
             f"worker {worker.pid}",
-            f"{worker.state}, cpu {worker.cpu_percent:.1f} %, rss {size(worker.rss)}",
+            f"{worker.state}, cpu {worker.cpu_percent:.1f} %, rss {size(worker.rss)}"
+            + (f", batch {worker.batch} item {worker.item}" if worker.batch is not None else ""),
         )
         for worker in reply.workers
     )

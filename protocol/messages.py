@@ -131,6 +131,8 @@ class WorkerStats:
     state: str
     cpu_percent: float
     rss: int
+    batch: int | None = None
+    item: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,8 @@ def _workers(ctx: DaemonContext) -> tuple[WorkerStats, ...]:
         except psutil.Error:
             continue  # it just exited; the next stats shows its replacement
         seen[worker.pid] = process
-        stats.append(WorkerStats(worker.pid, worker.state.value, cpu, rss))
+        stats.append(
+            WorkerStats(worker.pid, worker.state.value, cpu, rss, worker.batch, worker.item)
+        )
     ctx.worker_processes = seen
     return tuple(stats)

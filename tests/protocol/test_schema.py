@@ -101,7 +101,14 @@ def test_to_wire_uses_plain_msgpack_values() -> None:
     wire = to_wire(from_wire(StatsReply, stats_wire()))
     assert isinstance(wire["journal"], dict)
     assert isinstance(wire["workers"], list)
-    assert wire["workers"][0] == {"pid": 9, "state": "idle", "cpu_percent": 0.5, "rss": 10}
+    assert wire["workers"][0] == {
+        "pid": 9,
+        "state": "idle",
+        "cpu_percent": 0.5,
+        "rss": 10,
+        "batch": None,
+        "item": None,
+    }
 
 
 def test_enums_travel_as_their_string_value() -> None:
