@@ -20,11 +20,12 @@ import stat
 
 from batchd.daemon.ops.content import same_tree
 from batchd.daemon.ops.env import Intent, OpEnv
-from batchd.daemon.ops.errors import OpFailed, appeared, copy_failed, show, vanished
+from batchd.daemon.ops.errors import appeared, vanished
 from batchd.daemon.ops.move import destination, refuse_kind_mismatch
 from batchd.daemon.ops.names import temp_beside
 from batchd.daemon.ops.outcomes import ALREADY_DONE, fingerprint_or_none, succeeded
-from batchd.daemon.ops.step import ErrorKind, Fingerprint, Outcome, Step
+from batchd.daemon.ops.staging import stage_copy
+from batchd.daemon.ops.step import Fingerprint, Outcome, Step
 
 
 def run(step: Step, env: OpEnv, expected: Fingerprint | None = None) -> Outcome:
@@ -50,20 +51,7 @@ def run(step: Step, env: OpEnv, expected: Fingerprint | None = None) -> Outcome:
                 return succeeded(step, env, dst, ALREADY_DONE)
             raise appeared(dst)
         refuse_kind_mismatch(info, target, dst)
-    fs.discard(temp)
-    try:
-        fs.copy_tree(src, temp)
-    except FileNotFoundError as exc:
-        fs.discard(temp)
-        if exc.filename == src:
-            raise vanished(src) from None
-        raise copy_failed(exc, src, dst) from None
-    except OSError as exc:
-        fs.discard(temp)
-        raise copy_failed(exc, src, dst) from None
-    if Fingerprint.of(fs.lstat(src)) != Fingerprint.of(info):
-        fs.discard(temp)
-        raise OpFailed(ErrorKind.TRANSIENT, f"source changed while being copied: {show(src)}")
+    stage_copy(env, src, temp, dst, info)
     try:
         undo = None
         if target is not None and env.enable_rollback:

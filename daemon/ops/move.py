@@ -26,9 +26,10 @@ import stat
 from batchd.daemon.ops.content import same_tree
 from batchd.daemon.ops.delete import remove_path
 from batchd.daemon.ops.env import Intent, OpEnv
-from batchd.daemon.ops.errors import OpFailed, appeared, copy_failed, refused, show, vanished
+from batchd.daemon.ops.errors import OpFailed, appeared, refused, vanished
 from batchd.daemon.ops.names import temp_beside
 from batchd.daemon.ops.outcomes import ALREADY_DONE, fingerprint_or_none, succeeded
+from batchd.daemon.ops.staging import stage_copy
 from batchd.daemon.ops.step import ErrorKind, Fingerprint, Outcome, Step
 
 SOURCE_TEMP = 1  # the n of the source-side temp of a cross-filesystem move
@@ -159,16 +160,7 @@ def _move_across(
 ) -> Outcome:
     fs, src = env.fs, step.path
     temp = temp_beside(dst, env.batch, step.index)
-    fs.discard(temp)
-    try:
-        fs.copy_tree(src, temp)
-        fs.fsync_parent(temp)
-    except OSError as exc:
-        fs.discard(temp)
-        raise copy_failed(exc, src, dst) from None
-    if Fingerprint.of(fs.lstat(src)) != Fingerprint.of(info):
-        fs.discard(temp)
-        raise OpFailed(ErrorKind.TRANSIENT, f"source changed while being copied: {show(src)}")
+    stage_copy(env, src, temp, dst, info, sync=True)
     try:
         undo = None
         if replace and env.enable_rollback:
