@@ -19,6 +19,7 @@ import zmq
 from batchd.client.connection import Connection, ZmqContext, preflight
 from batchd.client.discovery import resolve_endpoint, start_hint
 from batchd.client.errors import DaemonTimeout, DaemonUnreachable
+from batchd.client.rollback import UndoCommands
 from batchd.client.subscription import EventSubscription
 from batchd.client.tracking import DEFAULT_POLL_INTERVAL, follow
 from batchd.client.upload import UploadCallback, submit_plan
@@ -56,8 +57,9 @@ CLIENT_NAME = f"batchctl {BATCHD_VERSION}"
 R = TypeVar("R")
 
 
-class Client:
-    """A connection to one batchd; build it with :meth:`connect`. Not thread-safe."""
+class Client(UndoCommands):
+    """A connection to one batchd; build it with :meth:`connect`. Not thread-safe. Its undo
+    commands (rollback, undo, history, purge) are in :class:`UndoCommands`."""
 
     def __init__(
         self, context: ZmqContext, connection: Connection, daemon: HelloReply, timeout: float

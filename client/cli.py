@@ -5,7 +5,8 @@
 Commands: ``ping`` and ``stats`` (here); ``submit`` and the plan builders ``move``, ``copy``,
 ``rename``, ``delete``, ``mkdir``, ``transform``, ``checksum`` (:mod:`batchd.client.cli_submit`);
 ``progress``, ``watch``, ``wait``, ``list``, ``show``, ``pause``, ``resume``, ``cancel``,
-``retry`` (:mod:`batchd.client.cli_batches`). Global options may also follow the command
+``retry`` (:mod:`batchd.client.cli_batches`); ``rollback``, ``undo``, ``history``, ``purge``
+(:mod:`batchd.client.cli_rollback`). Global options may also follow the command
 (``batchctl ping --json``). docs/cli.md describes every command and its output.
 
 Output: aligned ``key: value`` lines, tables, or live bars on a terminal; with ``--json``
@@ -15,8 +16,9 @@ and stderr gets one line ``batchctl: ...``.
 Exit status (contract):
     0  success
     1  the operation failed: the daemon answered with an error, the plan is invalid, the
-       batch (``wait``, ``--wait``, ``--watch``) ended with failed items or was cancelled, the
-       daemon speaks another protocol version, or its reply was unreadable
+       batch (``wait``, ``--wait``, ``--watch``) ended with failed items or was cancelled, a
+       rollback left conflicts (``--wait``) or would meet some (``--dry-run``), the daemon
+       speaks another protocol version, or its reply was unreadable
     2  usage error: bad options or arguments, or an --endpoint ZeroMQ cannot use
     3  daemon not reachable within --timeout: the message names the endpoint and says how
        to start the daemon
@@ -34,7 +36,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from batchd.client import cli_batches, cli_submit
+from batchd.client import cli_batches, cli_rollback, cli_submit
 from batchd.client.cli_command import Command, CommandFailed, UsageError
 from batchd.client.output import (
     EXIT_FAILED,
@@ -121,6 +123,7 @@ COMMANDS: dict[str, Command] = {
     ),
     **cli_submit.COMMANDS,
     **cli_batches.COMMANDS,
+    **cli_rollback.COMMANDS,
 }
 
 

@@ -23,7 +23,7 @@ from batchd.client.output import EXIT_FAILED, EXIT_OK, Output
 
 if TYPE_CHECKING:
     from batchd.client.api import Client
-    from batchd.protocol.batch_messages import BatchProgress
+    from batchd.protocol.batch_messages import BatchProgress, ShowReply
 
 SHOW_PAGE = 1000
 """Items asked for per ``show`` request."""
@@ -98,22 +98,32 @@ def _list(client: Client, args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _show(client: Client, args: argparse.Namespace, out: Output) -> int:
-    from batchd.client.render import json_document
-    from batchd.client.tables import items_table, progress_line, show_jsonable
-
-    offset, wanted = args.offset, args.limit
-    page = client.show(args.batch, args.failed, offset, min(SHOW_PAGE, wanted) or 1)
+def fetch_items(
+    client: Client, batch: int, failed: bool, offset: int = 0, wanted: int = SHOW_PAGE
+) -> ShowReply:
+    """The batch and up to `wanted` of its items (only failed ones with `failed`) from
+    `offset`, asked for a page at a time."""
+    page = client.show(batch, failed, offset, min(SHOW_PAGE, wanted) or 1)
     items = list(page.items[:wanted])
     while len(items) < wanted and page.items and offset + len(items) < page.matched:
         start = offset + len(items)
-        page = client.show(args.batch, args.failed, start, min(SHOW_PAGE, wanted - len(items)))
+        page = client.show(batch, failed, start, min(SHOW_PAGE, wanted - len(items)))
         items.extend(page.items)
-    reply = type(page)(page.batch, tuple(items), page.matched)
+    return type(page)(page.batch, tuple(items), page.matched)
+
+
+def _show(client: Client, args: argparse.Namespace, out: Output) -> int:
+    from batchd.client.render import json_document
+    from batchd.client.rollback_tables import rollback_notes
+    from batchd.client.tables import items_table, progress_line, show_jsonable
+
+    offset = args.offset
+    reply = fetch_items(client, args.batch, args.failed, offset, args.limit)
+    items = reply.items
     if out.json:
         out.emit(json_document(show_jsonable(reply, offset)))
         return EXIT_OK
-    lines = [progress_line(reply.batch, out.colour)]
+    lines = [progress_line(reply.batch, out.colour), *rollback_notes(reply.batch)]
     what = "failed items" if args.failed else "items"
     if items:
         lines += ["", items_table(items, out.colour)]

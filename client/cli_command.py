@@ -7,6 +7,9 @@ parser for ``batchctl --help`` stays quick; each command imports the client when
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -70,3 +73,64 @@ def integer(text: str) -> int:
         return int(text, 10)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+_LINES = re.compile(r"([0-9]+)(?:-([0-9]+))?")
+
+
+def item_spec(text: str) -> str:
+    """An argparse type: plan lines like ``3,7-9`` (1-based lines and ranges a-b, a <= b)."""
+    parts = [part.strip() for part in text.split(",")]
+    for part in parts:
+        match = _LINES.fullmatch(part)
+        if match is None:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: {part!r} is not a plan line or a range of lines; "
+                "write lines and ranges like 3,7-9"
+            )
+        first, last = int(match[1]), int(match[2] or match[1])
+        if first < 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: plan lines start at 1, not {part!r}")
+        if last < first:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: the range {part!r} runs backwards; write {last}-{first}"
+            )
+    return ",".join(parts)
+
+
+def path_glob(text: str) -> str:
+    """An argparse type: a shell glob matched against absolute paths; one that starts with
+    neither ``/`` nor ``*`` is taken relative to the working directory."""
+    if not text:
+        raise argparse.ArgumentTypeError("the pattern is empty")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not valid UTF-8; match such names with wildcards (?, *)"
+        ) from None
+    if text.startswith(("/", "*")):
+        return text
+    return os.path.normpath(os.path.join(os.getcwd(), text))
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def days(text: str) -> float:
+    """An argparse type: a number of days, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be 0 or more days: {text!r}")
+    return value

@@ -140,6 +140,12 @@ def progress_rows(progress: BatchProgress) -> Rows:
     ]
     if progress.finished_at is not None:
         rows.append(("finished", timestamp(progress.finished_at)))
+    if progress.rollback_of:
+        rows.append(("rollback of", ", ".join(str(b) for b in progress.rollback_of)))
+    if progress.conflicts:
+        rows.append(("conflicts", str(progress.conflicts)))
+    if progress.rolled_back:
+        rows.append(("rolled back", f"{progress.rolled_back} of {progress.total}"))
     return rows
 
 
@@ -148,7 +154,7 @@ def batches_table(batches: Sequence[BatchProgress], colour: bool) -> str:
     rows: list[list[Cell | str]] = [
         [
             str(b.id),
-            b.name or "-",
+            b.name or _rollback_name(b),
             state_cell(b.state),
             f"{b.completed}/{b.total}",
             failed_cell(b.failed),
@@ -157,6 +163,13 @@ def batches_table(batches: Sequence[BatchProgress], colour: bool) -> str:
         for b in batches
     ]
     return table(["id", "name", "state", "done/total", "failed", "eta"], rows, colour)
+
+
+def _rollback_name(progress: BatchProgress) -> str:
+    """What ``list`` shows for a batch without a name: what it rolls back, else ``-``."""
+    if not progress.rollback_of:
+        return "-"
+    return "rollback of " + ", ".join(str(b) for b in progress.rollback_of)
 
 
 def display_path(path: bytes, dest: bytes | None = None) -> str:

@@ -14,6 +14,7 @@ from contextlib import ExitStack
 import zmq
 
 from batchd.daemon.batches.engine import BatchEngine, EngineSettings
+from batchd.daemon.batches.refill import ResultsRefill
 from batchd.daemon.batches.registry import BatchRegistry
 from batchd.daemon.batches.retry import RetryPolicy
 from batchd.daemon.batches.uploads import Uploads
@@ -26,6 +27,8 @@ from batchd.daemon.lock import PidLock
 from batchd.daemon.loop import MainLoop
 from batchd.daemon.paths import DaemonPaths, ensure_private_dir
 from batchd.daemon.pool.supervisor import WorkerPool
+from batchd.daemon.rollback.coordinator import Rollbacks
+from batchd.daemon.rollback.purging import Purger
 from batchd.daemon.server import ControlServer
 from batchd.daemon.service import ServiceNotifier
 from batchd.daemon.signals import StopSignals
@@ -56,13 +59,15 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
         checkpoints = checkpoint_files(paths.state_dir)
         loaded = load_checkpoint(checkpoints)
         fold = StateFold(loaded)  # fed every record from now on: checkpoints copy it
+        refill = ResultsRefill(paths.state_dir / "batches")
         journal, history = Journal.open(
             paths.journal_dir,
-            fold.replay,
+            lambda records: fold.replay(refill.observe(records)),
             after_lsn=0 if loaded is None else loaded.lsn,
             on_append=fold.apply,
         )
         cleanup.callback(journal.close)
+        refill.close()
         journal.append(DaemonStarted(pid=os.getpid(), time=time.time(), version=BATCHD_VERSION))
         journal.commit()
         log.info(
@@ -81,6 +86,7 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
             fold.batches.copy_batches(), resume=config.enable_checkpoint, now=time.monotonic()
         )
         ctx.batch_engine = engine
+        ctx.rollback_coordinator, ctx.undo_purger = _start_rollbacks(config, paths, engine)
         server.bind()
         log.info(
             "batchd %s ready (pid %d): control %s, events %s, state %s, %d workers",
@@ -100,6 +106,7 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
             last_lsn=0 if loaded is None else loaded.lsn,
             every_records=config.checkpoint_records,
             every_seconds=config.checkpoint_interval,
+            before_write=engine.registry.sync,
         )
         loop.checkpointer = checkpointer
         loop.publish_status(DaemonState.RUNNING)
@@ -143,6 +150,25 @@ def _start_engine(
         settings=settings,
         publish=server.publish,
     )
+
+
+def _start_rollbacks(
+    config: Config, paths: DaemonPaths, engine: BatchEngine
+) -> tuple[Rollbacks, Purger]:
+    """Rollback and purging beside the restored engine (a purge the journal holds but a
+    crash interrupted is repeated now)."""
+    undo_root = paths.state_dir / "undo"
+    rollbacks = Rollbacks(engine, undo_root, enabled=config.enable_rollback)
+    rollbacks.restore()
+    purger = Purger(
+        engine.registry,
+        engine.journal,
+        undo_root,
+        max_age_days=config.undo_retention_days,
+        quota_bytes=config.undo_store_quota_mb * 1024 * 1024,
+    )
+    purger.restore()
+    return rollbacks, purger
 
 
 def _describe_last_stop(clean: bool | None) -> str:

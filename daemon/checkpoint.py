@@ -92,6 +92,9 @@ def _encode_batch(batch: RecoveredBatch) -> list[Any]:
         batch.ended,
         batch.paused,
         batch.cancelled,
+        batch.ended_time,
+        batch.rollback_of,
+        batch.purged_at,
     ]
 
 
@@ -107,17 +110,23 @@ def decode_state(body: bytes | memoryview) -> tuple[DaemonHistory, dict[int, Rec
         last_stop_clean=None if last_start is None else bool(stopped_clean),
     )
     batches: dict[int, RecoveredBatch] = {}
-    for (
-        created,
-        states,
-        attempts,
-        expected,
-        interrupted,
-        errors,
-        ended,
-        paused,
-        cancelled,
-    ) in encoded:
+    for encoded_row in encoded:
+        # a checkpoint written before batches had history fields has nine
+        row = encoded_row if len(encoded_row) != 9 else [*encoded_row, None, [], None]
+        (
+            created,
+            states,
+            attempts,
+            expected,
+            interrupted,
+            errors,
+            ended,
+            paused,
+            cancelled,
+            ended_time,
+            rollback_of,
+            purged_at,
+        ) = row
         record = BatchCreated(*created)
         if len(states) != record.total or len(attempts) != record.total:
             raise ValueError(f"batch {record.batch} has arrays of the wrong length")
@@ -131,6 +140,9 @@ def decode_state(body: bytes | memoryview) -> tuple[DaemonHistory, dict[int, Rec
             ended=ended,
             paused=bool(paused),
             cancelled=bool(cancelled),
+            ended_time=ended_time,
+            rollback_of=[int(target) for target in rollback_of],
+            purged_at=purged_at,
         )
     return history, batches
 
@@ -205,8 +217,12 @@ class Checkpointer:
         every_records: int = CHECKPOINT_RECORDS,
         every_seconds: float = CHECKPOINT_INTERVAL,
         now: float | None = None,
+        before_write: Callable[[], None] = lambda: None,
     ) -> None:
         self.journal = journal
+        self.before_write = before_write
+        """Called before a checkpoint is written (the engine syncs its results logs: the
+        segments the checkpoint lets go must not hold the only copy of a result)."""
         self.files = files
         self.fold = fold
         self.every_records = every_records
@@ -250,6 +266,7 @@ class Checkpointer:
         shutdown it is not needed (the next start opens a new segment anyway).
         """
         journal = self.journal
+        self.before_write()
         with journal.holding_appends():
             lsn = journal.rotate() if rotate else journal.commit()
             body = self.fold.encode()

@@ -45,6 +45,8 @@ class Config:
     worker_ionice_level: int = 7
     checkpoint_records: int = 500_000
     checkpoint_interval: float = 300.0
+    undo_retention_days: float = 30.0
+    undo_store_quota_mb: int = 0
 
 
 def default_config() -> Config:
@@ -109,6 +111,8 @@ _CHECKS: Final[Mapping[str, Callable[[object], str | None]]] = {
     "worker_ionice_level": _int_range(0, 7),
     "checkpoint_records": _int_range(1, 10**9),
     "checkpoint_interval": _seconds(0, 86400),
+    "undo_retention_days": _seconds(0, 36500),
+    "undo_store_quota_mb": _int_range(0, MEMORY_LIMIT_MB_MAX),
 }
 assert set(_CHECKS) == {f.name for f in fields(Config)}
 

@@ -12,6 +12,8 @@ from batchd.daemon.config import Config
 from batchd.daemon.journal import Journal
 from batchd.daemon.journal.recovery import DaemonHistory
 from batchd.daemon.paths import DaemonPaths
+from batchd.daemon.rollback.coordinator import Rollbacks
+from batchd.daemon.rollback.purging import Purger
 from batchd.protocol.errors import Unavailable
 
 
@@ -27,6 +29,8 @@ class DaemonContext:
     started_monotonic: float = field(default_factory=time.monotonic)
     process: psutil.Process = field(default_factory=psutil.Process)
     batch_engine: BatchEngine | None = None
+    rollback_coordinator: Rollbacks | None = None
+    undo_purger: Purger | None = None
     worker_processes: dict[int, psutil.Process] = field(default_factory=dict)
 
     @property
@@ -35,6 +39,20 @@ class DaemonContext:
         if self.batch_engine is None:
             raise Unavailable("the daemon is not running batches right now; retry shortly")
         return self.batch_engine
+
+    @property
+    def rollbacks(self) -> Rollbacks:
+        """The rollback coordinator (present whenever the engine is)."""
+        if self.rollback_coordinator is None:
+            raise Unavailable("the daemon is not running batches right now; retry shortly")
+        return self.rollback_coordinator
+
+    @property
+    def purger(self) -> Purger:
+        """Drops undo data (present whenever the engine is)."""
+        if self.undo_purger is None:
+            raise Unavailable("the daemon is not running batches right now; retry shortly")
+        return self.undo_purger
 
     def uptime(self) -> float:
         """Seconds since start, from the monotonic clock (immune to clock jumps)."""

@@ -156,6 +156,8 @@ class MainLoop:
             self.publish_status(DaemonState.RUNNING)
             self._next_heartbeat = now + HEARTBEAT_INTERVAL
         self.write_checkpoint(now)
+        if self.ctx.undo_purger is not None:
+            self.ctx.undo_purger.apply_retention(now)
 
     def write_checkpoint(self, now: float) -> None:
         """Checkpoint the state once enough records or time went by, so the journal's old

@@ -66,7 +66,9 @@ class BatchProgress:
 
     ``progress`` = (completed + failed) / total in [0, 1]; ``eta`` is seconds remaining, nil
     until the first item finished, 0 once the batch ended; ``rate`` items per second, smoothed;
-    times are seconds.
+    times are seconds. ``rollback_of`` names the batches this batch undoes (a rollback
+    batch; its failed items are conflicts, also counted in ``conflicts``); ``rolled_back``
+    counts this batch's items that a rollback has undone.
     """
 
     id: int
@@ -85,6 +87,9 @@ class BatchProgress:
     priority: int
     submitted_at: float
     finished_at: float | None
+    rollback_of: tuple[int, ...] = ()
+    rolled_back: int = 0
+    conflicts: int = 0
 
 
 def has_ended(progress: BatchProgress) -> bool:

@@ -15,6 +15,10 @@ client does not know becomes a plain :class:`BatchdError` that keeps the code st
     ├── InvalidPlan              a plan failed validation                       INVALID_PLAN
     ├── Unavailable              the daemon cannot serve this now (stopping,
     │                            journal failed); try again later               UNAVAILABLE
+    ├── BatchBusy                a batch must stop before the request (rollback of a
+    │                            running batch); try again once it ended        BATCH_BUSY
+    ├── RollbackBlocked          newer batches changed the same paths           ROLLBACK_BLOCKED
+    ├── RollbackUnavailable      no undo data: rollback disabled, or purged     ROLLBACK_UNAVAILABLE
     └── InternalError            a bug in the daemon; details are in its log    INTERNAL
 """
 
@@ -36,6 +40,9 @@ class ErrorCode(enum.Enum):
     BATCH_NOT_FOUND = "BATCH_NOT_FOUND"
     INVALID_PLAN = "INVALID_PLAN"
     UNAVAILABLE = "UNAVAILABLE"
+    BATCH_BUSY = "BATCH_BUSY"
+    ROLLBACK_BLOCKED = "ROLLBACK_BLOCKED"
+    ROLLBACK_UNAVAILABLE = "ROLLBACK_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 
@@ -105,6 +112,28 @@ class Unavailable(BatchdError):
     code = ErrorCode.UNAVAILABLE
 
 
+class BatchBusy(BatchdError):
+    """Raised when a batch must stop before the request can be served (a rollback of a
+    running batch: it is being cancelled, its running items finish first). ``details`` has
+    ``batch`` and ``running``; try again once the batch has ended."""
+
+    code = ErrorCode.BATCH_BUSY
+
+
+class RollbackBlocked(BatchdError):
+    """Raised when a newer batch changed paths that the rollback would restore: roll back
+    the newer ones first (or together). ``details`` has ``batch`` and ``blocking`` (ids)."""
+
+    code = ErrorCode.ROLLBACK_BLOCKED
+
+
+class RollbackUnavailable(BatchdError):
+    """Raised when no undo data exists for a batch: rollback was disabled when it ran, or
+    its undo data was purged (``details`` then has ``purged_at``)."""
+
+    code = ErrorCode.ROLLBACK_UNAVAILABLE
+
+
 class InternalError(BatchdError):
     """Raised for a bug in the daemon; the traceback is logged there, never sent."""
 
@@ -131,6 +160,9 @@ _CLASS_BY_CODE: dict[str, type[BatchdError]] = {
         BatchNotFound,
         InvalidPlan,
         Unavailable,
+        BatchBusy,
+        RollbackBlocked,
+        RollbackUnavailable,
         InternalError,
     )
     if cls.code is not None

@@ -30,6 +30,14 @@ from batchd.protocol.batch_messages import (
     UploadStatusReply,
     UploadStatusRequest,
 )
+from batchd.protocol.rollback_messages import (
+    HistoryReply,
+    HistoryRequest,
+    PurgeReply,
+    PurgeRequest,
+    RollbackReply,
+    RollbackRequest,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +194,9 @@ COMMANDS: Mapping[str, Command] = _table(
     (ResumeRequest, BatchProgress),
     (CancelRequest, BatchProgress),
     (RetryRequest, BatchProgress),
+    (RollbackRequest, RollbackReply),
+    (HistoryRequest, HistoryReply),
+    (PurgeRequest, PurgeReply),
 )
 
 Request = (
@@ -204,6 +215,9 @@ Request = (
     | ResumeRequest
     | CancelRequest
     | RetryRequest
+    | RollbackRequest
+    | HistoryRequest
+    | PurgeRequest
 )
 Reply = (
     HelloReply
@@ -216,4 +230,7 @@ Reply = (
     | BatchProgress
     | ListReply
     | ShowReply
+    | RollbackReply
+    | HistoryReply
+    | PurgeReply
 )

@@ -78,6 +78,14 @@ class Batch:
         self.expected: dict[int, Fingerprint | None] = {}
         """Original pre-state of items that must converge against it when they run again
         (interrupted by a crash, or failed transiently)."""
+        self.rollback_of: tuple[int, ...] = ()
+        """The batches this one rolls back (a rollback batch), newest first."""
+        self.undone: bytearray | None = None
+        """1 for each item a rollback undid (None until one did)."""
+        self.ran_state: BatchState | None = None
+        """The state the batch ended in by running (rollbacks change ``state`` later)."""
+        self.ended_wall: float | None = None
+        self.purged_at: float | None = None
         self.completed = self.failed = self.running = self.retried = self.skipped = 0
         self.rate = RateMeter(started=now)
         self.changes: list[ItemChange] = []
@@ -96,6 +104,8 @@ class Batch:
 
     def has_work(self, now: float) -> bool:
         """True when ``take`` would return something now."""
+        if self.state is BatchState.CANCELLED:
+            return bool(self._requeued)  # undecided items being reconciled
         if self.state is not BatchState.RUNNING:
             return False
         return bool(
@@ -116,7 +126,7 @@ class Batch:
         while self._retries and self._retries[0][0] <= now and len(picked) < limit:
             picked.append(heapq.heappop(self._retries)[1])
         run: list[int] = []
-        while len(picked) + len(run) < limit:
+        while len(picked) + len(run) < limit and self.state is not BatchState.CANCELLED:
             index = self._next_pending()
             if index is None:
                 break
@@ -153,6 +163,7 @@ class Batch:
         submitted_at: float,
         now: float,
         state: BatchState,
+        ended: bool = False,
     ) -> Batch:
         """A batch rebuilt from the journal: items that ended stay ended; interrupted and
         retry-waiting items run again (against their ``expected`` pre-state)."""
@@ -167,7 +178,10 @@ class Batch:
         batch.ended = None
         batch.state = BatchState.RUNNING if state is BatchState.CANCELLED else state
         if state is BatchState.CANCELLED:
-            batch.cancel(now)
+            # An ended batch stays ended: items staged when it was cancelled have an INTENT
+            # but never ran (older journals lack their SKIPPED DONE); draining them would run
+            # them after the user cancelled, maybe after a rollback.
+            batch.cancel(now, drain=not ended)
         batch._enter_level(0)
         batch._after_change(now)
         return batch
@@ -210,7 +224,7 @@ class Batch:
             if self.item_states[step.index] != _RUNNING:
                 continue
             self.running -= 1
-            if self.state is BatchState.CANCELLED:
+            if self.state is BatchState.CANCELLED and step.index not in self.expected:
                 self._settle(step.index, _SKIPPED, now)
                 self.skipped += 1
             else:
@@ -230,17 +244,22 @@ class Batch:
         if self.state in (BatchState.PAUSED, BatchState.INTERRUPTED):
             self.state = BatchState.RUNNING
 
-    def cancel(self, now: float) -> None:
-        """Skip every item that has not started; running ones finish."""
+    def cancel(self, now: float, *, drain: bool = True) -> None:
+        """Skip every item that has not started; running ones finish. Items a crash left
+        undecided (an INTENT without a DONE: ``expected`` holds their pre-state) run once
+        more against it, so that every effect is known (and a rollback sees it) before the
+        batch counts as ended; their re-run never applies an effect twice."""
         if self.state in (BatchState.COMPLETED, BatchState.FAILED, BatchState.CANCELLED):
             return
         self.state = BatchState.CANCELLED
-        for index, code in enumerate(self.item_states):
-            if code in (_PENDING, _RETRY_WAIT):
-                self.item_states[index] = _SKIPPED
-                self.skipped += 1
         self._requeued.clear()
         self._retries.clear()
+        for index, code in enumerate(self.item_states):
+            if drain and code == _PENDING and index in self.expected:
+                self._requeued.append(index)
+            elif code in (_PENDING, _RETRY_WAIT):
+                self.item_states[index] = _SKIPPED
+                self.skipped += 1
         self._after_change(now)
 
     def retry_failed(self, now: float) -> int:
@@ -292,12 +311,19 @@ class Batch:
             priority=self.priority,
             submitted_at=self.submitted_at,
             finished_at=self.finished_at,
+            rollback_of=self.rollback_of,
+            rolled_back=0 if self.undone is None else self.undone.count(1),
+            conflicts=self.failed if self.rollback_of else 0,
         )
 
     @property
     def finished_at(self) -> float | None:
-        """Wall-clock end time (from the monotonic duration, immune to clock jumps)."""
-        return None if self.ended is None else self.submitted_at + (self.ended - self.started)
+        """Wall-clock end time (journaled; else from the monotonic duration)."""
+        if self.ended is None:
+            return None
+        if self.ended_wall is not None:
+            return self.ended_wall
+        return self.submitted_at + (self.ended - self.started)
 
     def item_state(self, index: int) -> ItemState:
         """One item's state."""
@@ -341,7 +367,7 @@ class Batch:
         cancelled = self.state is BatchState.CANCELLED
         if not cancelled and self._open_in_level <= 0 and self._level < len(self._levels):
             self._enter_level(self._level + 1)
-        all_done = cancelled or self._level >= len(self._levels)
+        all_done = (cancelled and not self._requeued) or self._level >= len(self._levels)
         if all_done and self.running == 0 and self.ended is None:
             self.ended = now
             if not cancelled:

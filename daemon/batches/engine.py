@@ -11,7 +11,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from batchd.daemon.batches.batch import CODES, Batch
@@ -37,6 +37,10 @@ from batchd.protocol.batch_messages import BatchState, ItemState
 from batchd.protocol.events import Event
 
 log = logging.getLogger(__name__)
+
+_ABSENT = Fingerprint(0, 0, 0, 0, 0)
+_SKIPPED = CODES[ItemState.SKIPPED]
+"""How a DONE record says that nothing is left at the target."""
 
 
 @dataclass
@@ -73,6 +77,8 @@ class BatchEngine:
         self._unadmitted: list[tuple[int, Batch, Upload]] = []
         self._staged_lsn = 0
         self._next_chunk = 1
+        self.ended_hooks: list[Callable[[Batch], None]] = []
+        """Called with each batch once its end is journaled (rollback bookkeeping)."""
 
     def restore(self, recovered: Mapping[int, RecoveredBatch], *, resume: bool, now: float) -> None:
         """Rebuild the journal's batches at start; unfinished ones run on (``resume``) or
@@ -107,8 +113,13 @@ class BatchEngine:
                 submitted_at=created.time,
                 now=now,
                 state=state,
+                ended=found.ended is not None,
             )
             batch.end_journaled = found.ended is not None
+            batch.ran_state = None if found.ended is None else BatchState(found.ended)
+            batch.ended_wall = found.ended_time if found.ended is not None else None
+            batch.rollback_of = tuple(found.rollback_of)
+            batch.purged_at = found.purged_at
             self.registry.add(batch)
             if found.ended is None:
                 log.info(
@@ -187,7 +198,7 @@ class BatchEngine:
                 in_flight = self._in_flight.get(event.chunk_id, {})
                 for step in event.steps:
                     in_flight.pop(step.index, None)
-                self.registry.get(event.batch).returned(event.steps, now)
+                self._returned(self.registry.get(event.batch), event.steps, now)
             elif isinstance(event, ChunkFinished):
                 self._in_flight.pop(event.chunk_id, None)
 
@@ -223,7 +234,10 @@ class BatchEngine:
         for batch in self.registry:
             if batch.ended is not None and not batch.end_journaled:
                 batch.end_journaled = True
+                batch.ran_state, batch.ended_wall = batch.state, wall
                 self.journal.append(BatchEnded(batch=batch.id, state=batch.state.value, time=wall))
+                for hook in self.ended_hooks:
+                    hook(batch)
                 log.info(
                     "batch %d %s: %d completed, %d failed of %d",
                     batch.id,
@@ -259,7 +273,7 @@ class BatchEngine:
                 keep.append(chunk)
                 continue
             self._in_flight.pop(chunk.chunk_id, None)
-            batch.returned(chunk.steps, now)
+            self._returned(batch, chunk.steps, now)
         self._staged = keep
 
     def shutdown(self, grace: float) -> None:
@@ -305,6 +319,17 @@ class BatchEngine:
             )
         )
 
+    def _returned(self, batch: Batch, steps: Sequence[Step], now: float) -> None:
+        """Steps handed back unstarted after their INTENT was journaled: a cancelled batch
+        skips them, and a DONE says so, or a restart would take them for interrupted."""
+        batch.returned(steps, now)
+        for step in steps:
+            if batch.item_states[step.index] == _SKIPPED:
+                self.journal.append(
+                    ItemDone(batch.id, step.index, _SKIPPED, batch.attempts[step.index],
+                             "skipped: the batch was cancelled", "", 0, 0, 0, 0, 0, b"")
+                )  # fmt: skip
+
     def _finish(self, event: ItemFinished, now: float) -> None:
         outcome = event.outcome
         entry = self._in_flight.get(event.chunk_id, {}).pop(outcome.index, None)
@@ -332,7 +357,7 @@ class BatchEngine:
                 outcome.error,
                 extra=_item_fields(batch.id, step),
             )
-        after = outcome.post.to_row() if outcome.post is not None else [0, 0, 0, 0, 0]
+        post = outcome.post or _ABSENT
         attempts = batch.attempts[step.index]
         self.journal.append(
             ItemDone(
@@ -342,7 +367,12 @@ class BatchEngine:
                 attempts,
                 outcome.error,
                 outcome.result,
-                *after,
+                post.dev,
+                post.ino,
+                post.size,
+                post.mtime_ns,
+                post.mode,
+                outcome.digest,
             )
         )
         self.registry.results(batch.id).append(
@@ -353,6 +383,8 @@ class BatchEngine:
                 error=outcome.error,
                 result=outcome.result,
                 diagnostics=outcome.diagnostics,
+                post=outcome.post,
+                digest=outcome.digest,
             )
         )
 

@@ -19,9 +19,11 @@ from batchd.daemon.journal.records import (
     BatchControl,
     BatchCreated,
     BatchEnded,
+    BatchPurged,
     ItemDone,
     ItemIntent,
     JournalRecord,
+    RollbackOf,
 )
 from batchd.daemon.ops.step import Fingerprint
 from batchd.protocol.batch_messages import ItemState
@@ -52,6 +54,11 @@ class RecoveredBatch:
     ended: str | None = None
     paused: bool = False
     cancelled: bool = False
+    ended_time: float | None = None
+    rollback_of: list[int] = field(default_factory=list)
+    """The batches this one rolls back (a rollback batch), newest first."""
+    purged_at: float | None = None
+    """When the batch's undo data was dropped."""
     intents: dict[int, ItemIntent] = field(default_factory=dict, compare=False, repr=False)
     """The fold's hot path: intents whose fingerprint is not in ``expected`` yet (building a
     Fingerprint per item costs more than the rest of the fold); :meth:`settle` moves them."""
@@ -79,6 +86,7 @@ class RecoveredBatch:
             expected=dict(self.expected),
             interrupted=set(self.interrupted),
             errors=dict(self.errors),
+            rollback_of=list(self.rollback_of),
             intents={},
         )
 
@@ -124,8 +132,11 @@ class BatchesFold:
         elif isinstance(record, BatchEnded):
             if record.batch in self._batches:
                 self._batches[record.batch].ended = record.state
+                self._batches[record.batch].ended_time = record.time
         elif isinstance(record, BatchControl):
             self._control(record)
+        elif isinstance(record, RollbackOf | BatchPurged):
+            self._undo_record(record)
 
     def apply_intent(self, record: ItemIntent) -> None:
         """Fold in an ItemIntent (what :meth:`apply` does for one, without the dispatch)."""
@@ -155,6 +166,15 @@ class BatchesFold:
             batch.errors[index] = record.error
         elif batch.errors:
             batch.errors.pop(index, None)
+
+    def _undo_record(self, record: RollbackOf | BatchPurged) -> None:
+        batch = self._batches.get(record.batch)
+        if batch is None:
+            return
+        if isinstance(record, RollbackOf):
+            batch.rollback_of.append(record.target)
+        else:
+            batch.purged_at = record.time
 
     def _control(self, record: BatchControl) -> None:
         batch = self._batches.get(record.batch)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from batchd.daemon.batches.batch import Batch
 from batchd.daemon.batches.results import ResultsLog
-from batchd.protocol.batch_messages import TERMINAL_STATES
 from batchd.protocol.errors import BatchNotFound
 
 
@@ -51,13 +50,19 @@ class BatchRegistry:
         return iter(self._batches.values())
 
     def active(self) -> list[Batch]:
-        """Batches that have not reached a final state."""
-        return [b for b in self._batches.values() if b.state not in TERMINAL_STATES]
+        """Batches that have not ended (a cancelled batch ends once its running and
+        undecided items are done)."""
+        return [b for b in self._batches.values() if b.ended is None]
 
     def flush(self) -> None:
         """Write buffered result rows of every batch."""
         for log in self._results.values():
             log.flush()
+
+    def sync(self) -> None:
+        """Flush and fsync every results log (before a checkpoint lets segments go)."""
+        for log in self._results.values():
+            log.sync()
 
     def close(self) -> None:
         """Close every results log and plan store."""

@@ -2,8 +2,14 @@
 
 Outcomes carry strings (checksum digests, errors, captured stderr) that must not live in the
 daemon's memory for a million items, so each finished attempt is appended here as a msgpack
-row ``[index, state, attempts, error, result, diagnostics]``; the last row of an index wins.
-The file is a convenience for ``show``, not a source of truth: the journal is.
+row ``[index, state, attempts, error, result, diagnostics, post, digest]`` (``post``: the
+fingerprint row of what the step left at its target, or nil); the last row of an index wins.
+
+Rollback plans its undo steps from the ``post`` and ``digest`` columns, so the rows must
+outlive the journal segments that held their DONE records: the checkpointer ``sync``s every
+log before it writes a checkpoint (after which those segments may go), and start-up appends
+the rows of the DONE records replayed after the checkpoint again (:mod:`.refill`), because a
+power loss may have dropped unsynced rows. Duplicates are harmless: the last row wins.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import cast
 
 import msgpack
 
+from batchd.daemon.ops.step import Fingerprint
 from batchd.protocol.batch_messages import ItemState
 
 FLUSH_BYTES = 256 * 1024
@@ -31,6 +38,21 @@ class ItemResult:
     error: str
     result: str
     diagnostics: str
+    post: Fingerprint | None = None
+    digest: bytes = b""
+
+
+_Row = tuple[int, str, int, str, str, str, list[int] | None, bytes]
+
+
+def _from_row(row: list[object]) -> ItemResult:
+    if len(row) == 6:  # written before rows had post-states
+        row = [*row, None, b""]
+    index, state, attempts, error, result, diagnostics, post, digest = cast(_Row, row)
+    fingerprint = None if post is None else Fingerprint.from_row(post)
+    return ItemResult(
+        index, ItemState(state), attempts, error, result, diagnostics, fingerprint, digest
+    )
 
 
 class ResultsLog:
@@ -52,6 +74,8 @@ class ResultsLog:
             result.error,
             result.result,
             result.diagnostics,
+            None if result.post is None else result.post.to_row(),
+            result.digest,
         ]
         data = self._packer.pack(row)
         self._buffer.append(data)
@@ -76,16 +100,40 @@ class ResultsLog:
         found: dict[int, ItemResult] = {}
         with self.path.open("rb") as file:
             for row in msgpack.Unpacker(file, raw=False, use_list=True):
-                index, state, attempts, error, result, diagnostics = cast(
-                    tuple[int, str, int, str, str, str], row
-                )
-                if index in wanted:
-                    found[index] = ItemResult(
-                        index, ItemState(state), attempts, error, result, diagnostics
-                    )
+                if row[0] in wanted:
+                    found[row[0]] = _from_row(row)
         return found
 
-    def close(self) -> None:
-        """Flush and close."""
+    def post_states(self) -> dict[int, tuple[Fingerprint | None, bytes, str]]:
+        """``index → (post, digest, result)`` of every item's latest completed row (scans
+        the file)."""
         self.flush()
+        completed = ItemState.COMPLETED.value
+        found: dict[int, tuple[Fingerprint | None, bytes, str]] = {}
+        with self.path.open("rb") as file:
+            for row in msgpack.Unpacker(file, raw=False, use_list=True):
+                if row[1] != completed:
+                    found.pop(row[0], None)
+                    continue
+                post = row[6] if len(row) > 6 else None
+                digest = row[7] if len(row) > 7 else b""
+                fingerprint = None if post is None else Fingerprint.from_row(post)
+                found[row[0]] = (fingerprint, digest, row[4])
+        return found
+
+    def sync(self) -> None:
+        """Flush and fsync: rows written so far survive a power loss (a closed log was
+        synced when it was closed)."""
+        if self._fd < 0:
+            return
+        self.flush()
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Flush, fsync and close (idempotent)."""
+        if self._fd < 0:
+            return
+        self.flush()
+        os.fsync(self._fd)
         os.close(self._fd)
+        self._fd = -1

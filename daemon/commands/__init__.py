@@ -13,13 +13,16 @@ from typing import Any
 from batchd.daemon.commands import (
     cancel,
     hello,
+    history,
     limits,
     list_batches,
     pause,
     ping,
     progress,
+    purge,
     resume,
     retry,
+    rollback,
     show,
     stats,
     submit_begin,
@@ -48,6 +51,7 @@ from batchd.protocol.messages import (
     Reply,
     StatsRequest,
 )
+from batchd.protocol.rollback_messages import HistoryRequest, PurgeRequest, RollbackRequest
 
 Handler = Callable[[DaemonContext, Any], Reply]
 
@@ -67,4 +71,7 @@ HANDLERS: Mapping[type, Handler] = {
     ResumeRequest: resume.handle,
     CancelRequest: cancel.handle,
     RetryRequest: retry.handle,
+    RollbackRequest: rollback.handle,
+    HistoryRequest: history.handle,
+    PurgeRequest: purge.handle,
 }

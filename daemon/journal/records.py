@@ -77,7 +77,8 @@ class ItemIntent(JournalRecord):
 @dataclass(frozen=True, slots=True)
 class ItemDone(JournalRecord):
     """DONE: how an attempt of a step ended (``state`` is an ItemState code: completed,
-    failed, or retry_wait) and what it left at its target (``ino`` 0: nothing)."""
+    failed, or retry_wait) and what it left at its target (``ino`` 0: nothing; ``digest``:
+    the content digest of a small regular file, else empty)."""
 
     batch: int
     index: int
@@ -90,6 +91,7 @@ class ItemDone(JournalRecord):
     size: int
     mtime_ns: int
     mode: int
+    digest: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,25 @@ class BatchControl(JournalRecord):
     time: float
 
 
+@dataclass(frozen=True, slots=True)
+class RollbackOf(JournalRecord):
+    """Batch ``batch`` (journaled just before, with its plan store of undo steps) rolls back
+    batch ``target``; one record per target, newest target first."""
+
+    batch: int
+    target: int
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPurged(JournalRecord):
+    """The undo data of ``batch`` was dropped (by ``purge`` or the retention policy); the
+    batch can no longer be rolled back. Replaying it removes whatever is left again."""
+
+    batch: int
+    time: float
+
+
 RECORD_TYPES: Final[Mapping[int, type[JournalRecord]]] = {
     1: DaemonStarted,
     2: DaemonStopped,
@@ -109,6 +130,8 @@ RECORD_TYPES: Final[Mapping[int, type[JournalRecord]]] = {
     5: ItemIntent,
     6: ItemDone,
     7: BatchControl,
+    8: RollbackOf,
+    9: BatchPurged,
 }
 """Tag → record class. The tags are part of the on-disk format: never reuse or renumber one.
 Tags below 128 take one byte on disk."""

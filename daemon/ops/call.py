@@ -3,8 +3,10 @@
 The handler first declares the paths it will change (``paths(path, args)``); with rollback
 on, each existing one is kept in the undo store BY COPY (entry ``<index>`` for the first,
 ``<index>.<n>`` for the n-th), because a handler may modify a file in place, which a
-hardlink would not freeze. Then ``run(path, args)`` does the work in this worker process
-and returns a short result. See ``batchd.daemon.ops.handlers`` and ``docs/handlers.md``.
+hardlink would not freeze. The declared list itself is written first, as the step's manifest
+(:meth:`UndoStore.write_manifest`), so a rollback knows which paths to restore or remove.
+Then ``run(path, args)`` does the work in this worker process and returns a short result.
+See ``batchd.daemon.ops.handlers`` and ``docs/handlers.md``.
 
 ``step.args`` is the msgpack encoding of the plan item's ``args`` map. Any exception from
 the handler fails the item permanently with "handler NAME raised ExcType: message".
@@ -44,7 +46,10 @@ def run(step: Step, env: OpEnv, expected: Fingerprint | None = None) -> Outcome:
         raise OpFailed(ErrorKind.PERMANENT, f"handler {name} raised {_one_line(exc)}") from None
     base = os.path.dirname(step.path)
     declared = [os.path.join(base, p) for p in declared]
-    entries = _keep_originals(step, env, declared) if env.enable_rollback else []
+    entries = []
+    if env.enable_rollback:
+        env.undo.write_manifest(env.batch, step.index, declared)
+        entries = _keep_originals(step, env, declared)
     pre = _fingerprint(env, step.path)
     env.intent(step, Intent(step.index, "call", pre, undo=entries[0] if entries else None))
     try:

@@ -1,22 +1,39 @@
-"""Building the Outcome of a step: success with the post-state fingerprint of its target."""
+"""Building the Outcome of a step: success with the post-state fingerprint of its target (and,
+with rollback on, the content digest of a small regular file left there)."""
 
 from __future__ import annotations
 
+import stat
+
+from batchd.daemon.ops.content import DIGEST_LIMIT, content_digest
 from batchd.daemon.ops.env import OpEnv
-from batchd.daemon.ops.step import Fingerprint, Outcome, Step
+from batchd.daemon.ops.step import Fingerprint, OpKind, Outcome, Step
 
 ALREADY_DONE = "already done"
 
 
 def succeeded(step: Step, env: OpEnv, target: bytes | None, result: str = "") -> Outcome:
-    """A successful Outcome; ``post`` fingerprints ``target`` when something is there."""
-    post = None
-    if target is not None:
+    """A successful Outcome; ``post`` fingerprints ``target`` when something is there, and
+    ``digest`` holds its content digest when rollback is on and it is a regular file of at
+    most ``DIGEST_LIMIT`` bytes (a checksum, which changes nothing, gets none)."""
+    if target is None:
+        return Outcome(step.index, True, result=result)
+    try:
+        info = env.fs.lstat(target)
+    except FileNotFoundError:
+        return Outcome(step.index, True, result=result)
+    digest = b""
+    if (
+        env.enable_rollback
+        and stat.S_ISREG(info.st_mode)
+        and info.st_size <= DIGEST_LIMIT
+        and step.op != OpKind.CHECKSUM
+    ):
         try:
-            post = Fingerprint.of(env.fs.lstat(target))
-        except FileNotFoundError:
-            post = None
-    return Outcome(step.index, True, result=result, post=post)
+            digest = content_digest(env.fs, target)
+        except OSError:  # e.g. moved but unreadable by us: the digest is only a bonus
+            digest = b""
+    return Outcome(step.index, True, result=result, post=Fingerprint.of(info), digest=digest)
 
 
 def fingerprint_or_none(env: OpEnv, path: bytes) -> Fingerprint | None:

@@ -28,6 +28,8 @@ class OpKind(enum.IntEnum):
     TRANSFORM = 5
     CHECKSUM = 6
     CALL = 7
+    RESTORE = 8
+    RMDIR = 9
 
 
 class ErrorKind(enum.IntEnum):
@@ -87,6 +89,13 @@ class Step:
     target for every other op; ``dest`` is the destination of move/copy. ``size`` is the
     source's size when known (big items start first), else 0. ``timeout`` is the item's own
     time limit in seconds from the plan (transform, call), 0 for the configured default.
+    ``digest`` (rollback steps) is the content digest ``path`` must still have
+    (:func:`batchd.daemon.ops.content.content_digest`); empty: not checked.
+
+    Rollback steps use two kinds of their own: RESTORE puts the undo-store entry ``dest``
+    back at ``path`` (``overwrite``: whatever is at ``path`` now is kept in this batch's own
+    store, then replaced; otherwise ``path`` must be absent), RMDIR removes the empty
+    directory ``path``.
     """
 
     index: int
@@ -101,6 +110,7 @@ class Step:
     args: bytes = b""
     size: int = 0
     timeout: float = 0.0
+    digest: bytes = b""
 
     def to_row(self) -> list[object]:
         """Compact array form (field order is part of the plan-store format)."""
@@ -117,25 +127,29 @@ class Step:
             self.args,
             self.size,
             self.timeout,
+            self.digest,
         ]
 
     @classmethod
     def from_row(cls, row: list[object]) -> Step:
         """Inverse of ``to_row``; rows come from our own files and workers, so only the
         arity is checked here (a wrong type fails loudly where it is used)."""
+        if len(row) == STEP_FIELDS - 1:  # written before steps had a digest
+            row = [*row, b""]
         if len(row) != STEP_FIELDS:
             raise ValueError(f"a step row has {STEP_FIELDS} fields, got {len(row)}")
-        index, line, op, path, dest, overwrite, command, algorithm, handler, args, size, timeout = (
-            cast(_StepRow, row)
-        )
+        (index, line, op, path, dest, overwrite, command, algorithm, handler, args, size,
+         timeout, digest) = cast(_StepRow, row)  # fmt: skip
         return cls(
             index, line, OpKind(op), path, dest, overwrite, tuple(command), algorithm,
-            handler, args, size, float(timeout),
+            handler, args, size, float(timeout), digest,
         )  # fmt: skip
 
 
-_StepRow = tuple[int, int, int, bytes, bytes | None, bool, list[str], str, str, bytes, int, float]
-STEP_FIELDS: Final = 12
+_StepRow = tuple[
+    int, int, int, bytes, bytes | None, bool, list[str], str, str, bytes, int, float, bytes
+]
+STEP_FIELDS: Final = 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +161,9 @@ class Outcome:
     1", "timed out after 30 s", "memory limit exceeded (612 MiB > 512 MiB)"). ``result`` holds
     the checksum's hex digest or a handler's short result. ``post`` fingerprints what the step
     left at its target (None when nothing is left, as after delete). ``diagnostics`` is bounded
-    captured stderr of a command.
+    captured stderr of a command. ``digest`` is the content digest of a regular file left
+    at the target (small files, with rollback on; empty otherwise): a rollback compares it to
+    notice an edit that kept size and times.
     """
 
     index: int
@@ -157,6 +173,7 @@ class Outcome:
     result: str = ""
     post: Fingerprint | None = None
     diagnostics: str = ""
+    digest: bytes = b""
 
     def to_row(self) -> list[object]:
         """Compact array form."""
@@ -169,14 +186,15 @@ class Outcome:
             self.result,
             post,
             self.diagnostics,
+            self.digest,
         ]
 
     @classmethod
     def from_row(cls, row: list[object]) -> Outcome:
         """Inverse of ``to_row``."""
-        index, ok, kind, error, result, post, diagnostics = cast(_OutcomeRow, row)
+        index, ok, kind, error, result, post, diagnostics, digest = cast(_OutcomeRow, row)
         fingerprint = Fingerprint.from_row(post) if post is not None else None
-        return cls(index, ok, ErrorKind(kind), error, result, fingerprint, diagnostics)
+        return cls(index, ok, ErrorKind(kind), error, result, fingerprint, diagnostics, digest)
 
     @classmethod
     def failure(cls, index: int, kind: ErrorKind, error: str, diagnostics: str = "") -> Outcome:
@@ -184,4 +202,4 @@ class Outcome:
         return cls(index, False, kind, error, diagnostics=diagnostics)
 
 
-_OutcomeRow = tuple[int, bool, int, str, str, list[int] | None, str]
+_OutcomeRow = tuple[int, bool, int, str, str, list[int] | None, str, bytes]

@@ -14,6 +14,10 @@ Three ways to keep an original, chosen by :meth:`UndoStore.keep`:
 
 An existing entry is never replaced: after a crash, the entry a first attempt made holds the
 earliest original, which is the one a rollback must restore.
+
+A ``call`` step also leaves a manifest, ``<root>/<batch>/<index>.paths``: the msgpack list of
+the absolute paths its handler declared; the entry ``<index>.<k>`` (``<index>`` for k = 0)
+holds the original of the k-th when it existed.
 """
 
 from __future__ import annotations
@@ -24,9 +28,14 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
+
+import msgpack
 
 from batchd.daemon.ops.content import same_tree
 from batchd.daemon.ops.fs import FileSystem
+
+MANIFEST_SUFFIX: Final = b".paths"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +124,44 @@ class UndoStore:
             raise
         self.fs.fsync_parent(entry)
         return Kept(entry, "copy")
+
+    def manifest_path(self, batch: int, index: int) -> bytes:
+        """Where the manifest of step ``index`` of ``batch`` lives."""
+        return os.path.join(self.root, b"%d" % batch, b"%d" % index + MANIFEST_SUFFIX)
+
+    def write_manifest(self, batch: int, index: int, paths: list[bytes]) -> bytes:
+        """Durably record the paths step ``index`` (a call) declared: temp, fsync, rename,
+        fsync of the directory. Replaces an earlier manifest of the step; returns its path."""
+        target = self.manifest_path(batch, index)
+        self._ensure_dir(os.path.dirname(target))
+        temp = target + b".tmp"
+        fs = self.fs
+        fd = fs.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fs.write_all(fd, msgpack.packb(list(paths)))
+            fs.fsync(fd)
+        finally:
+            os.close(fd)
+        fs.rename(temp, target)
+        fs.fsync_parent(target)
+        return target
+
+    def read_manifest(self, batch: int, index: int) -> list[bytes] | None:
+        """The paths step ``index`` of ``batch`` declared, or None when it left no manifest."""
+        try:
+            fd = self.fs.open(self.manifest_path(batch, index), os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        data = b""
+        try:
+            while block := self.fs.read(fd, 1 << 16):
+                data += block
+        finally:
+            os.close(fd)
+        paths = msgpack.unpackb(data)
+        if not isinstance(paths, list) or not all(isinstance(p, bytes) for p in paths):
+            raise ValueError(f"bad manifest {self.manifest_path(batch, index)!r}")
+        return paths
 
     def _entry(self, batch: int, index: int, part: int) -> bytes:
         entry = self.path_for(batch, index, part)

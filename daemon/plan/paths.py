@@ -12,7 +12,11 @@ from typing import Final
 
 NAME_MAX: Final = 255
 PATH_MAX: Final = 4096  # includes the terminating NUL, so a path may have 4095 bytes
-TEMP_PREFIX: Final = b".batchd-tmp-"
+TEMP_PREFIX: Final = b".batchd-park-"
+"""A routed rename's parking name. Distinct from the ops' temps (``.batchd-tmp-<batch>-
+<index>``, :mod:`batchd.daemon.ops.names`): with one prefix, the temp of step ``index`` and
+the parking name of plan line ``line == index`` were the same path, and an op discarding its
+stale temp deleted a parked user file."""
 
 
 class PathError(ValueError):

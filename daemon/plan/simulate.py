@@ -274,6 +274,11 @@ class Simulator:
         source_dir = type(source) is Dir and source.kind == DIR
         dest_dir = type(existing) is Dir and existing.kind == DIR
         verb = "move" if item.op is OpKind.MOVE else "copy"
+        if source_dir and dest_dir:  # the ops refuse it too (move.refuse_kind_mismatch)
+            raise _Invalid(
+                f"cannot {verb} a directory onto the existing directory {shown(dst)}: "
+                "batchd never merges directories"
+            )
         if source_dir and not dest_dir:
             raise _Invalid(f"cannot {verb} a directory onto the file {shown(dst)}")
         if dest_dir and not source_dir:

@@ -50,6 +50,12 @@ class LevelSpan:
     count: int
 
 
+def execution_order(steps: Sequence[Step], levels: Sequence[int]) -> list[int]:
+    """Positions of ``steps`` in execution order: ``result[index]`` is the position of the
+    step that gets ``index`` (what ``PlanStoreWriter.write`` does to them)."""
+    return _execution_order(steps, levels)
+
+
 def _execution_order(steps: Sequence[Step], levels: Sequence[int]) -> list[int]:
     # One packed int per step instead of a tuple keeps the sort at ~40 bytes per step.
     biggest = (1 << _SIZE_BITS) - 1
@@ -120,7 +126,7 @@ class PlanStoreWriter:
                 row = step.to_row()
                 row[0] = index
                 if timeouts is not None and not step.timeout:
-                    row[-1] = float(timeouts[position] or 0.0)
+                    row[11] = float(timeouts[position] or 0.0)
                 data = pack(row)
                 offsets += _U64.pack(offset)
                 out.write(data)

@@ -68,7 +68,7 @@ def build_state(state: Path, items: int) -> int:
         for index in range(start, min(items, start + GROUP // 2)):
             fingerprint = (2049, 1000 + index, 10, 1_700_000_000, 0o100644)
             journal.append(ItemIntent(1, index, 1, *fingerprint))
-            journal.append(ItemDone(1, index, COMPLETED, 1, "", DIGEST, *fingerprint))
+            journal.append(ItemDone(1, index, COMPLETED, 1, "", DIGEST, *fingerprint, b""))
         journal.commit()
     journal.append(BatchEnded(1, "completed", time.time()))
     journal.append(DaemonStopped(time.time(), clean=True))
@@ -141,7 +141,7 @@ def append_cost(root: Path, items: int) -> dict[str, float]:
     records: list[JournalRecord] = [BatchCreated(1, "b", items, 0, 0.0)]
     for index in range(items):
         records.append(ItemIntent(1, index, 1, 2049, 1000 + index, 10, 1, 0o100644))
-        records.append(ItemDone(1, index, COMPLETED, 1, "", "r", 2049, 1000 + index, 10, 1, 0))
+        records.append(ItemDone(1, index, COMPLETED, 1, "", "r", 2049, 1000 + index, 10, 1, 0, b""))
     result: dict[str, float] = {}
     for name, with_fold in (("plain_us", False), ("with_fold_us", True)):
         samples = []

@@ -74,6 +74,9 @@ ERROR_CLASSES = [
     errors.BatchNotFound,
     errors.InvalidPlan,
     errors.Unavailable,
+    errors.BatchBusy,
+    errors.RollbackBlocked,
+    errors.RollbackUnavailable,
     errors.InternalError,
 ]
 

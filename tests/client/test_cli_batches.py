@@ -37,6 +37,9 @@ PROGRESS_KEYS = {
     "priority",
     "submitted_at",
     "finished_at",
+    "rollback_of",
+    "rolled_back",
+    "conflicts",
 }
 
 RUNNING = progress_of(3, BatchState.RUNNING, 500, 120, name="photos", rate=50.1, eta=7.6)

@@ -54,7 +54,7 @@ RECORDS = st.one_of(
     st.tuples(
         _batch_ids, _index, st.integers(0, 5), st.integers(0, 300), st.sampled_from(["", "e"])
     ).flatmap(
-        lambda t: _fingerprint.map(lambda fp: ItemDone(t[0], t[1], t[2], t[3], t[4], "r", *fp))
+        lambda t: _fingerprint.map(lambda fp: ItemDone(t[0], t[1], t[2], t[3], t[4], "r", *fp, b""))
     ),
     st.builds(
         BatchControl,
@@ -175,7 +175,7 @@ def test_checkpointer_keeps_two_and_deletes_segments_up_to_the_older(tmp_path: P
 
 def test_corrupt_newest_checkpoint_falls_back_to_the_previous(tmp_path: Path) -> None:
     records: list[JournalRecord] = [DaemonStarted(1, 0.0, "v"), BatchCreated(1, "b", 3, 0, 0.0)]
-    records += [ItemDone(1, i, 3, 1, "", "", 0, 0, 0, 0, 0) for i in range(3)]
+    records += [ItemDone(1, i, 3, 1, "", "", 0, 0, 0, 0, 0, b"") for i in range(3)]
     records += [BatchEnded(1, "completed", 1.0), DaemonStopped(2.0, True)]
     _run(tmp_path, records, cuts=[2, 3, 5, 6])
     files = checkpoint_files(tmp_path)
@@ -194,7 +194,10 @@ def test_corrupt_newest_checkpoint_falls_back_to_the_previous(tmp_path: Path) ->
 
 def test_a_crash_while_writing_leaves_a_temporary_that_is_ignored(tmp_path: Path) -> None:
     records: list[JournalRecord] = [BatchCreated(1, "b", 2, 0, 0.0)]
-    records += [ItemIntent(1, 0, 1, 1, 2, 3, 4, 5), ItemDone(1, 0, 3, 1, "", "", 0, 0, 0, 0, 0)]
+    records += [
+        ItemIntent(1, 0, 1, 1, 2, 3, 4, 5),
+        ItemDone(1, 0, 3, 1, "", "", 0, 0, 0, 0, 0, b""),
+    ]
     _run(tmp_path, records, cuts=[1])
     files = checkpoint_files(tmp_path)
     (files.directory / "checkpoint-00000000000000000003.bin.tmp").write_bytes(b"\x89BDC half")
@@ -217,7 +220,7 @@ def test_expected_fingerprints_of_interrupted_items_survive(tmp_path: Path) -> N
         BatchCreated(1, "b", 3, 0, 0.0),
         ItemIntent(1, 0, 1, 10, 20, 30, 40, 0o100600),
         ItemIntent(1, 1, 1, 0, 0, 0, 0, 0),
-        ItemDone(1, 2, 2, 1, "EAGAIN", "", 0, 0, 0, 0, 0),
+        ItemDone(1, 2, 2, 1, "EAGAIN", "", 0, 0, 0, 0, 0, b""),
     ]
     _run(tmp_path, records, cuts=[4])
     loaded = load_checkpoint(checkpoint_files(tmp_path))

@@ -1,5 +1,7 @@
 """kill -9 at random instants: after restart every batch resumes and every item's effect
-happened exactly once (transforms here are not idempotent: a second run would show).
+happened exactly once (transforms here are not idempotent: a second run would show); then
+the batch is rolled back (a third of the trials are killed during the rollback too) and the
+tree is the original again, mtimes included.
 
 CI runs a sample of trials; ``make stress`` (BATCHD_STRESS=1) runs many more.
 """
@@ -20,6 +22,7 @@ from running_daemon import RunningDaemon
 from trees import make_files, manifest
 
 from batchd.protocol.batch_messages import BatchState, UploadState
+from batchd.protocol.rollback_messages import RollbackReply, RollbackRequest
 
 STRESS = os.environ.get("BATCHD_STRESS") == "1"
 TRIALS = 400 if STRESS else int(os.environ.get("BATCHD_TRIALS", "50"))
@@ -41,6 +44,7 @@ def test_random_kill_9_of_the_daemon_resumes_to_the_oracle_tree(
         root = tmp_path / f"t{trial}"
         data = root / "data"
         plan.create(data)
+        original = manifest(data, with_mtime=True)
         daemon = daemon_factory(root)
         daemon.start()
         status = daemon.submit(plan_bytes, data)
@@ -64,6 +68,8 @@ def test_random_kill_9_of_the_daemon_resumes_to_the_oracle_tree(
         assert final.completed == status.total
         actual = files_and_dirs(manifest(data))
         assert actual == (plan.expected_files, plan.expected_dirs), f"trial {trial}"
+        _roll_back(daemon, status.batch, kill_at=rng.uniform(0.0, 0.9) if trial % 3 == 0 else None)
+        assert manifest(data, with_mtime=True) == original, f"trial {trial} after rollback"
         assert daemon.stop() == 0
         daemon.cleanup()
 
@@ -102,3 +108,22 @@ def _busy_worker(daemon: psutil.Process, killed: set[int]) -> psutil.Process | N
         except psutil.NoSuchProcess:
             continue
     return None
+
+
+def _roll_back(daemon: RunningDaemon, batch: int, *, kill_at: float | None) -> None:
+    """Roll ``batch`` back, killing the daemon once at ``kill_at`` (a fraction) of it."""
+    reply = daemon.request(RollbackRequest(batches=(batch,)), RollbackReply)
+    assert reply.rollback is not None
+    rollback: int = reply.rollback
+    if kill_at is not None:
+        wait_until(
+            lambda: daemon.progress(rollback).completed >= kill_at * reply.actions,
+            timeout=60,
+            interval=0.002,
+        )
+        daemon.kill()
+        daemon.start()
+    final = daemon.wait_batch(rollback, timeout=120)
+    shown = daemon.batchctl("show", "--failed", str(rollback)).stdout
+    assert final.state is BatchState.COMPLETED, (final, shown)
+    assert daemon.progress(batch).state is BatchState.ROLLED_BACK

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgpack
@@ -13,77 +10,9 @@ import pytest
 from ops_helpers import BATCH, read, step, write
 
 from batchd.daemon.ops.env import OpEnv
-from batchd.daemon.ops.handlers import GROUP, HandlerRegistry, UnknownHandler
+from batchd.daemon.ops.handlers import HandlerRegistry, UnknownHandler
 from batchd.daemon.ops.runner import run_step
 from batchd.daemon.ops.step import ErrorKind, OpKind, Step
-
-HANDLER_MODULE = '''
-"""Handlers for the tests."""
-import os
-
-
-class Upper:
-    """Uppercases the file in place (so a hardlink would not freeze the original)."""
-
-    def paths(self, path, args):
-        return [path]
-
-    def run(self, path, args):
-        with open(path, "r+b") as handle:
-            data = handle.read().upper() * args.get("times", 1)
-            handle.seek(0)
-            handle.write(data)
-        return f"{len(data)} bytes"
-
-
-class Boom:
-    def paths(self, path, args):
-        return []
-
-    def run(self, path, args):
-        raise ValueError("bad pixel data\\nsecond line")
-
-
-class Sidecar:
-    """Writes a sidecar file next to the path (relative declared path)."""
-
-    def paths(self, path, args):
-        return [os.path.basename(path) + ".meta"]
-
-    def run(self, path, args):
-        with open(path + ".meta", "w") as handle:
-            handle.write("meta")
-        return None
-
-
-upper = Upper()
-boom = Boom()
-sidecar = Sidecar()
-'''
-
-
-@pytest.fixture
-def handlers_dist(tmp_path: Path) -> Iterator[Path]:
-    """A fake installed distribution registering three handlers, on sys.path."""
-    site = tmp_path / "site"
-    dist = site / "batchd_test_handlers-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: batchd-test-handlers\nVersion: 1.0\n"
-    )
-    (dist / "entry_points.txt").write_text(
-        textwrap.dedent(f"""\
-            [{GROUP}]
-            upper = batchd_test_handlers:upper
-            boom = batchd_test_handlers:boom
-            sidecar = batchd_test_handlers:sidecar
-            """)
-    )
-    (site / "batchd_test_handlers.py").write_text(HANDLER_MODULE)
-    sys.path.insert(0, str(site))
-    yield site
-    sys.path.remove(str(site))
-    sys.modules.pop("batchd_test_handlers", None)
 
 
 def call(path: Path, handler: str, args: dict[str, object] | None = None, **kw: object) -> Step:

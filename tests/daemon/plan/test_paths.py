@@ -81,5 +81,15 @@ def test_helpers() -> None:
     assert is_inside(b"/d/sub/d", b"/d")
     assert not is_inside(b"/dd", b"/d")
     assert not is_inside(b"/d", b"/d")
-    assert temp_path(b"/w/x", 12, 7) == b"/w/.batchd-tmp-12-7"
+    assert temp_path(b"/w/x", 12, 7) == b"/w/.batchd-park-12-7"
     assert shown(b"/a/\xff") == "/a/\\xff"
+
+
+def test_a_parking_name_is_never_an_op_temp() -> None:
+    # Regression: both were ".batchd-tmp-<batch>-<n>", so step n's temp was the parking name
+    # of plan line n, and an op discarding its stale temp deleted the parked user file.
+    from batchd.daemon.ops.names import is_temp_name, temp_name
+
+    parked = temp_path(b"/w/x", 5, 1).rpartition(b"/")[2]
+    assert not is_temp_name(parked)
+    assert parked != temp_name(5, 1)

@@ -19,7 +19,7 @@ def test_variants_and_sequence_protocol() -> None:
     steps.add(0, TO_TEMP, 0, 10)
     steps.add(1, NORMAL, 0, 3)
     steps.add(0, FROM_TEMP, 1, 10)
-    temp = b"/w/.batchd-tmp-8-4"
+    temp = b"/w/.batchd-park-8-4"
     assert list(steps) == [
         Step(0, 4, OpKind.MOVE, b"/w/x", temp, size=10),
         Step(1, 5, OpKind.CALL, b"/w/c", handler="h", size=3, timeout=3.0),

@@ -63,9 +63,9 @@ def op(name: str, path: str, **extra: object) -> dict[str, object]:
 def test_swap() -> None:
     result = check(tree("/w/a", "/w/b"), move("a", "b"), move("b", "a"))
     assert moves(result) == [
-        (0, "/w/a", "/w/.batchd-tmp-5-1"),
+        (0, "/w/a", "/w/.batchd-park-5-1"),
         (1, "/w/b", "/w/a"),
-        (2, "/w/.batchd-tmp-5-1", "/w/b"),
+        (2, "/w/.batchd-park-5-1", "/w/b"),
     ]
     assert [s.line for s in result.steps or ()] == [1, 2, 1]
 
@@ -73,10 +73,10 @@ def test_swap() -> None:
 def test_three_cycle_routes_its_first_member_through_a_temporary_name() -> None:
     result = check(tree("/w/x", "/w/y", "/w/z"), move("x", "y"), move("y", "z"), move("z", "x"))
     assert [(src, dst) for _, src, dst in moves(result)] == [
-        ("/w/x", "/w/.batchd-tmp-5-1"),
+        ("/w/x", "/w/.batchd-park-5-1"),
         ("/w/z", "/w/x"),
         ("/w/y", "/w/z"),
-        ("/w/.batchd-tmp-5-1", "/w/y"),
+        ("/w/.batchd-park-5-1", "/w/y"),
     ]
     assert [level for level, _, _ in moves(result)] == [0, 1, 2, 3]
 
@@ -111,9 +111,9 @@ def test_chain_and_cycle_mixed_with_mkdirs_and_copies() -> None:
     assert moves(result) == [
         (0, "/w/out", ""),
         (1, "/w/keep", "/w/out/keep"),
-        (0, "/w/x", "/w/.batchd-tmp-5-2"),
+        (0, "/w/x", "/w/.batchd-park-5-2"),
         (1, "/w/y", "/w/x"),
-        (2, "/w/.batchd-tmp-5-2", "/w/y"),
+        (2, "/w/.batchd-park-5-2", "/w/y"),
         (1, "/w/b", "/w/out/b"),
         (2, "/w/a", "/w/b"),
         (2, "/w/out/b", ""),
@@ -128,8 +128,8 @@ def test_case_only_rename_is_an_ordinary_move() -> None:
 def test_case_only_rename_on_a_case_insensitive_mount_goes_through_a_temporary_name() -> None:
     result = check(tree("/w/a.JPG", fold_case=True), move("a.JPG", "a.jpg"))
     assert moves(result) == [
-        (0, "/w/a.JPG", "/w/.batchd-tmp-5-1"),
-        (1, "/w/.batchd-tmp-5-1", "/w/a.jpg"),
+        (0, "/w/a.JPG", "/w/.batchd-park-5-1"),
+        (1, "/w/.batchd-park-5-1", "/w/a.jpg"),
     ]
 
 
@@ -225,7 +225,11 @@ def test_directory_and_file_are_never_merged() -> None:
     assert messages(check(fs, copy("f", "d", overwrite=True))) == [
         "line 1: cannot copy a file onto the directory /w/d"
     ]
-    assert check(fs, move("d", "e", overwrite=True)).ok  # replaced as a whole
+    assert messages(check(fs, move("d", "e", overwrite=True))) == [
+        "line 1: cannot move a directory onto the existing directory /w/e: batchd never "
+        "merges directories"
+    ]
+    assert check(fs, op("delete", "e"), move("d", "e")).ok  # replace it in two steps
 
 
 def test_destination_parent_must_exist_or_be_created_earlier() -> None:
