@@ -11,10 +11,10 @@ PYTEST_ARGS ?=
 all: test
 
 # Debian packages: libsystemd-dev + pkg-config build systemd-python; parallel is the benchmark
-# baseline; tmux drives terminal tests; systemd (journald, systemd-analyze) and systemd-container
+# baseline; tmux drives terminal tests; zsh checks the zsh completion script; systemd (journald, systemd-analyze) and systemd-container
 # (systemd-nspawn) run tests/systemd. Installed only when root and missing.
 system-deps:
-	@missing=""; for p in libsystemd-dev pkg-config parallel tmux systemd systemd-container; do \
+	@missing=""; for p in libsystemd-dev pkg-config parallel tmux zsh systemd systemd-container; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -6,8 +6,10 @@ Commands: ``ping`` and ``stats`` (here); ``submit`` and the plan builders ``move
 ``rename``, ``delete``, ``mkdir``, ``transform``, ``checksum`` (:mod:`batchd.client.cli_submit`);
 ``progress``, ``watch``, ``wait``, ``list``, ``show``, ``pause``, ``resume``, ``cancel``,
 ``retry`` (:mod:`batchd.client.cli_batches`); ``rollback``, ``undo``, ``history``, ``purge``
-(:mod:`batchd.client.cli_rollback`). Global options may also follow the command
-(``batchctl ping --json``). docs/cli.md describes every command and its output.
+(:mod:`batchd.client.cli_rollback`); ``top`` (:mod:`batchd.client.cli_top`), ``check``
+(:mod:`batchd.client.cli_check`), ``completion`` (:mod:`batchd.client.cli_completion`).
+Global options may also follow the command (``batchctl ping --json``). docs/cli.md describes
+every command and its output; docs/schemas/ has a JSON Schema of each ``--json`` output.
 
 Output: aligned ``key: value`` lines, tables, or live bars on a terminal; with ``--json``
 stdout is exactly one JSON document (JSON Lines for ``watch``). On failure stdout stays empty
@@ -25,19 +27,32 @@ Exit status (contract):
   130  interrupted (Ctrl-C)
 
 Only argparse is imported up front; the client (zmq, msgpack) is imported when a command runs
-and rich only when a progress bar is drawn, which keeps ``batchctl --help`` quick.
+and rich only when a progress bar is drawn, which keeps ``batchctl --help`` quick. For the same
+reason :func:`main` adds a command's own arguments only when that command is the one run
+(about as long as the rest of ``batchctl ping`` otherwise); :func:`build_parser` returns the
+parser complete, for completion scripts and tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from batchd.client import cli_batches, cli_rollback, cli_submit
+from batchd.client import (
+    cli_batches,
+    cli_check,
+    cli_completion,
+    cli_keys,
+    cli_rollback,
+    cli_submit,
+    cli_top,
+)
 from batchd.client.cli_command import Command, CommandFailed, UsageError
+from batchd.client.cli_examples import epilog
 from batchd.client.output import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -124,6 +139,10 @@ COMMANDS: dict[str, Command] = {
     **cli_submit.COMMANDS,
     **cli_batches.COMMANDS,
     **cli_rollback.COMMANDS,
+    **cli_top.COMMANDS,
+    **cli_check.COMMANDS,
+    **cli_completion.COMMANDS,
+    **cli_keys.COMMANDS,
 }
 
 
@@ -169,10 +188,55 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
         default=default(False),
         help="print exactly one JSON document",
     )
+    cli_keys.add_curve_keys_option(parser, default(None))
+
+
+if TYPE_CHECKING:
+    _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # generic only in typeshed
+    _SubParsers = argparse._SubParsersAction
+
+
+class _CommandParsers(_SubParsers):
+    """The commands' subparsers; each gets its own arguments when first asked to parse."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending: dict[str, Callable[[], None]] = {}
+        """What adds a command's arguments to its subparser, by command name."""
+
+    def configure_all(self) -> None:
+        """Add every command's arguments now."""
+        while self.pending:
+            self.pending.popitem()[1]()
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        if values and not isinstance(values, str):
+            configure = self.pending.pop(values[0], None)
+            if configure is not None:
+                configure()
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _configure(sub: argparse.ArgumentParser, name: str, command: Command) -> None:
+    command.configure(sub)
+    sub.epilog = sub.epilog or epilog(name)
+    _add_global_options(sub, defaults=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of batchctl."""
+    return _build_parser(lazy=False)
+
+
+def _build_parser(*, lazy: bool) -> argparse.ArgumentParser:
+    """The parser; with `lazy` each command's arguments are added when it is parsed."""
     parser = argparse.ArgumentParser(
         prog="batchctl", description="Control batchd, the batch file-operation daemon."
     )
@@ -182,17 +246,26 @@ def build_parser() -> argparse.ArgumentParser:
         version=f"batchctl {BATCHD_VERSION} (protocol {PROTOCOL_VERSION})",
     )
     _add_global_options(parser, defaults=True)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, action=_CommandParsers
+    )
+    assert isinstance(commands, _CommandParsers)
     for name, command in COMMANDS.items():
-        sub = commands.add_parser(name, help=command.summary, description=command.summary)
-        command.configure(sub)
-        _add_global_options(sub, defaults=False)
+        sub = commands.add_parser(
+            name,
+            help=command.summary,
+            description=command.summary,
+            formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the examples' lines
+        )
+        commands.pending[name] = functools.partial(_configure, sub, name, command)
+    if not lazy:
+        commands.configure_all()
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run batchctl; returns the exit status."""
-    parser = build_parser()
+    parser = _build_parser(lazy=True)
     try:
         args = parser.parse_args(argv)
         if args.endpoint is not None and args.runtime_dir is not None:
@@ -217,6 +290,11 @@ def _run(command: Command, args: argparse.Namespace, out: Output) -> int:
     except CommandFailed as exc:
         out.fail(str(exc))
         return EXIT_FAILED
+    if command.offline is not None:
+        try:
+            return command.offline(args, out)
+        except OutputClosed:
+            return EXIT_FAILED
 
     from batchd.client.api import Client
     from batchd.client.errors import DaemonUnreachable, InvalidEndpoint

@@ -43,6 +43,14 @@ class Command:
     prepare: Callable[[argparse.Namespace], None] | None = None
     """Check and load what the command needs before connecting (a plan); may raise
     UsageError or CommandFailed, so bad arguments fail the same with or without a daemon."""
+    offline: Callable[[argparse.Namespace, Output], int] | None = None
+    """Run instead of connecting, for commands that need no daemon (``completion``) or open
+    their own connection to report an unreachable daemon their own way (``check``)."""
+
+
+def not_connected(client: Client, args: argparse.Namespace, out: Output) -> int:
+    """The ``run`` of a command that has an ``offline`` step: never called."""
+    raise AssertionError("an offline command does not connect")
 
 
 def batch_id(text: str) -> int:

@@ -4,6 +4,10 @@ A request goes out as ``[b"", body]`` and the daemon's ROUTER answers ``[b"", re
 call waits on a poll with the time left before its deadline, so it returns or raises in time;
 ZeroMQ's errors are translated to :mod:`batchd.client.errors` here and nowhere else.
 
+Over tcp the socket is a CURVE client (keys from ``--curve-keys DIR`` / ``$BATCHD_CURVE_KEYS``):
+batchd serves tcp only with CURVE, and a daemon that does not know our key never answers, so
+that shows as a timeout too.
+
 ZeroMQ's ipc ``connect`` succeeds with nobody listening, so a missing daemon would only show as
 a timeout. :func:`preflight` fails fast instead: when the socket file is missing, or a plain
 Unix-socket probe is refused (a stale file left by a daemon that was killed).
@@ -27,6 +31,7 @@ from typing import TypeVar
 
 import zmq
 
+from batchd.client.curve_keys import CurveClientKeys, curve_for
 from batchd.client.discovery import ipc_path
 from batchd.client.errors import (
     ClientClosed,
@@ -130,12 +135,20 @@ def translate_zmq_errors(endpoint: str, action: str) -> Iterator[None]:
         ) from None
 
 
-def open_socket(context: ZmqContext, kind: int, endpoint: str) -> ZmqSocket:
-    """A socket of `kind` with LINGER 0 and the message size limit, connected to endpoint."""
+def open_socket(
+    context: ZmqContext, kind: int, endpoint: str, curve: CurveClientKeys | None = None
+) -> ZmqSocket:
+    """A socket of `kind` with LINGER 0 and the message size limit, connected to endpoint;
+    a tcp endpoint uses CURVE with `curve`, else with the keys of ``$BATCHD_CURVE_KEYS``."""
+    curve = curve or curve_for(endpoint)
     with translate_zmq_errors(endpoint, "creating a socket for"):
         sock = context.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        if curve is not None:
+            sock.setsockopt(zmq.CURVE_PUBLICKEY, curve.public)
+            sock.setsockopt(zmq.CURVE_SECRETKEY, curve.secret)
+            sock.setsockopt(zmq.CURVE_SERVERKEY, curve.server_public)
     try:
         sock.connect(endpoint)
     except zmq.ZMQError as exc:
@@ -149,11 +162,13 @@ def open_socket(context: ZmqContext, kind: int, endpoint: str) -> ZmqSocket:
 
 
 class Connection:
-    """A DEALER socket connected to the daemon's control endpoint."""
+    """A DEALER socket connected to the daemon's control endpoint (with CURVE over tcp)."""
 
-    def __init__(self, context: ZmqContext, endpoint: str) -> None:
+    def __init__(
+        self, context: ZmqContext, endpoint: str, curve: CurveClientKeys | None = None
+    ) -> None:
         self.endpoint = endpoint
-        self._socket = open_socket(context, zmq.DEALER, endpoint)
+        self._socket = open_socket(context, zmq.DEALER, endpoint, curve)
         self._ids = itertools.count(1)
 
     @property

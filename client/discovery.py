@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from typing import Final
 
 from batchd.protocol.endpoints import CONTROL_SOCKET_NAME, control_endpoint, default_runtime_dir
+
+CURVE_KEYS_ENV: Final = "BATCHD_CURVE_KEYS"
+"""Names the CURVE key directory when ``--curve-keys`` does not (tcp endpoints only)."""
+CLIENT_SECRET_FILE: Final = "client.key_secret"
+SERVER_PUBLIC_FILE: Final = "server.key"
 
 
 def resolve_endpoint(
@@ -45,4 +51,22 @@ def start_hint(endpoint: str, env: Mapping[str, str], uid: int) -> str:
     if path is not None and path.endswith(suffix):
         runtime_dir = path.removesuffix(suffix) or "/"
         return f"start it with `batchd --runtime-dir {shlex.quote(runtime_dir)}`"
+    if is_tcp(endpoint):
+        return (
+            "start batchd with listen_tcp on that endpoint, and check that its "
+            "curve_allowed_clients_dir holds this client's public key (a daemon that does not "
+            "know the key never answers)"
+        )
     return "start batchd on that endpoint"
+
+
+def curve_keys_dir(env: Mapping[str, str]) -> str | None:
+    """The directory with this client's CURVE key pair (``client.key_secret``) and the
+    daemon's public key (``server.key``): ``$BATCHD_CURVE_KEYS`` (``batchctl --curve-keys DIR``
+    sets it), else None."""
+    return env.get(CURVE_KEYS_ENV) or None
+
+
+def is_tcp(endpoint: str) -> bool:
+    """Whether the endpoint is a tcp one (which batchd serves only with CURVE)."""
+    return endpoint.startswith("tcp://")

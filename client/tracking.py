@@ -7,7 +7,8 @@ follower also asks ``progress`` for any batch it has not heard of for a poll int
 request is bounded by the client's timeout; the whole follow only by its own deadline.
 
 :class:`WatchSet` holds the decisions (which batches, what is news, when all ended) as plain
-data, so they are tested without sockets.
+data, so they are tested without sockets. The event classes and the subscription are imported
+when a follow starts, so a client that never waits does not load them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from batchd.client.errors import DaemonUnreachable, WaitTimeout
-from batchd.client.subscription import EventSubscription
 from batchd.protocol.batch_messages import BatchProgress, ListReply, has_ended
-from batchd.protocol.events import BATCH_TOPIC_PREFIX, BatchProgressEvent, batch_topic
+
+if TYPE_CHECKING:
+    from batchd.client.subscription import EventSubscription
 
 DEFAULT_POLL_INTERVAL = 1.0
 
@@ -108,6 +110,8 @@ def follow(
     The first update of each batch is its state at the start. Raises WaitTimeout when
     `timeout` seconds pass first, BatchNotFound for an unknown batch id.
     """
+    from batchd.protocol.events import BATCH_TOPIC_PREFIX, batch_topic
+
     if not poll_interval > 0:
         raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
     deadline = None if timeout is None else clock() + timeout
@@ -157,6 +161,8 @@ def _next_updates(
     clock: Callable[[], float],
 ) -> list[BatchProgress]:
     """Progress from the next event within `wait`, plus polls of what went quiet."""
+    from batchd.protocol.events import BatchProgressEvent
+
     updates: list[BatchProgress] = []
     if events is not None and not events.closed:
         frame = events.receive(wait)

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 
 import zmq
 
+from batchd.daemon.allowed_roots import put_commands_in_force, put_roots_in_force
 from batchd.daemon.batches.engine import BatchEngine, EngineSettings
 from batchd.daemon.batches.refill import ResultsRefill
 from batchd.daemon.batches.registry import BatchRegistry
@@ -21,10 +22,12 @@ from batchd.daemon.batches.uploads import Uploads
 from batchd.daemon.checkpoint import Checkpointer, StateFold, checkpoint_files, load_checkpoint
 from batchd.daemon.config import Config, limits_of
 from batchd.daemon.context import DaemonContext
+from batchd.daemon.curve import tcp_listener
 from batchd.daemon.journal import Journal
 from batchd.daemon.journal.records import DaemonStarted, DaemonStopped
 from batchd.daemon.lock import PidLock
 from batchd.daemon.loop import MainLoop
+from batchd.daemon.metrics import start_metrics
 from batchd.daemon.paths import DaemonPaths, ensure_private_dir
 from batchd.daemon.pool.supervisor import WorkerPool
 from batchd.daemon.rollback.coordinator import Rollbacks
@@ -47,6 +50,8 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
         cleanup.callback(signals.close)
         ensure_private_dir(paths.state_dir)
         ensure_private_dir(paths.runtime_dir)
+        put_roots_in_force(config, paths.state_dir)
+        put_commands_in_force(config)
         for lock in (
             PidLock(paths.state_dir / "batchd.lock", "state directory"),
             PidLock(paths.runtime_dir / "batchd.pid", "runtime directory"),
@@ -79,7 +84,8 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
         ctx = DaemonContext(config=config, paths=paths, journal=journal, history=history)
         zmq_context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         cleanup.callback(zmq_context.term)
-        server = ControlServer(zmq_context, paths.control_endpoint, paths.events_endpoint)
+        tcp = tcp_listener(config)  # None unless listen_tcp is set (then always with CURVE)
+        server = ControlServer(zmq_context, paths.control_endpoint, paths.events_endpoint, tcp)
         cleanup.callback(server.close)
         engine = _start_engine(config, paths, journal, server)
         engine.restore(
@@ -98,7 +104,10 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
             config.max_workers,
         )
 
-        loop = MainLoop(ctx, server, signals, engine, service)
+        # Metrics listen now: a taken port, or no prometheus-client, stops the start (exit 78).
+        loop = MainLoop(
+            ctx, server, signals, engine, service, metrics=start_metrics(config, ctx, cleanup)
+        )
         checkpointer = Checkpointer(
             journal,
             checkpoints,

@@ -95,6 +95,7 @@ def _encode_batch(batch: RecoveredBatch) -> list[Any]:
         batch.ended_time,
         batch.rollback_of,
         batch.purged_at,
+        batch.submitted_by,
     ]
 
 
@@ -111,8 +112,9 @@ def decode_state(body: bytes | memoryview) -> tuple[DaemonHistory, dict[int, Rec
     )
     batches: dict[int, RecoveredBatch] = {}
     for encoded_row in encoded:
-        # a checkpoint written before batches had history fields has nine
-        row = encoded_row if len(encoded_row) != 9 else [*encoded_row, None, [], None]
+        # older checkpoints lack the later fields: nine (no history fields) or twelve
+        later: list[object] = [None, [], None, ""]  # ended_time, rollback_of, purged_at, by
+        row = [*encoded_row, *later[len(encoded_row) - 9 :]]
         (
             created,
             states,
@@ -126,6 +128,7 @@ def decode_state(body: bytes | memoryview) -> tuple[DaemonHistory, dict[int, Rec
             ended_time,
             rollback_of,
             purged_at,
+            submitted_by,
         ) = row
         record = BatchCreated(*created)
         if len(states) != record.total or len(attempts) != record.total:
@@ -143,6 +146,7 @@ def decode_state(body: bytes | memoryview) -> tuple[DaemonHistory, dict[int, Rec
             ended_time=ended_time,
             rollback_of=[int(target) for target in rollback_of],
             purged_at=purged_at,
+            submitted_by=submitted_by,
         )
     return history, batches
 

@@ -8,6 +8,7 @@ the file and what is accepted; a missing file at the default location means defa
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -15,12 +16,14 @@ from pathlib import Path
 from typing import Final
 
 from batchd.daemon.errors import ConfigError
+from batchd.daemon.metrics_address import check_metrics_listen, check_metrics_remote
 from batchd.daemon.pool.limits import Limits
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 MAX_WORKERS_LIMIT: Final = 1024
 IONICE_CLASSES: Final = ("best-effort", "idle", "none")
 MEMORY_LIMIT_MB_MAX: Final = 1 << 30  # MiB: a petabyte, i.e. any sane value
+_TCP_ENDPOINT: Final = re.compile(r"tcp://(?:\*|[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,20 @@ class Config:
     checkpoint_interval: float = 300.0
     undo_retention_days: float = 30.0
     undo_store_quota_mb: int = 0
+    max_plan_items: int = 10_000_000
+    max_active_batches_per_client: int = 64
+    listen_tcp: str = ""
+    curve_server_secret_key_file: str = ""
+    curve_allowed_clients_dir: str = ""
+    allowed_roots: tuple[str, ...] | None = None
+    """Directories whose contents plans may change (None: not configured, no restriction)."""
+    transform_commands: tuple[str, ...] | None = None
+    """Commands transforms may run, as the plan's argv[0] (None: any)."""
+    # -- metrics (daemon/metrics.py) --
+    metrics_listen: str = ""
+    """HOST:PORT of the Prometheus endpoint ("": off)."""
+    metrics_allow_remote: bool = False
+    """Whether metrics_listen may be other than a loopback address."""
 
 
 def default_config() -> Config:
@@ -91,6 +108,35 @@ def _check_ionice_class(value: object) -> str | None:
     return "one of " + ", ".join(f'"{v}"' for v in IONICE_CLASSES)
 
 
+def _check_tcp_endpoint(value: object) -> str | None:
+    if value == "":
+        return None
+    match = isinstance(value, str) and _TCP_ENDPOINT.fullmatch(value)
+    if match and 1 <= int(match[1]) <= 65534:
+        return None
+    return (
+        '"" (no tcp) or an endpoint like "tcp://127.0.0.1:5555" '
+        "(port 1-65534; events use the next port)"
+    )
+
+
+def _check_absolute_path(value: object) -> str | None:
+    ok = value == "" or (isinstance(value, str) and os.path.isabs(value) and "\0" not in value)
+    return None if ok else 'an absolute path, or "" for none'
+
+
+def _check_roots(value: object) -> str | None:
+    ok = isinstance(value, list) and all(
+        isinstance(v, str) and os.path.isabs(v) and "\0" not in v and v != "/" for v in value
+    )
+    return None if ok else 'a list of absolute directories other than "/", e.g. ["/srv/data"]'
+
+
+def _check_commands(value: object) -> str | None:
+    ok = isinstance(value, list) and all(isinstance(v, str) and v and "\0" not in v for v in value)
+    return None if ok else 'a list of command names or paths, e.g. ["tr", "/usr/bin/convert"]'
+
+
 # What each key accepts: a check returns None when the value is fine, else what is accepted.
 _CHECKS: Final[Mapping[str, Callable[[object], str | None]]] = {
     "max_workers": _check_max_workers,
@@ -113,6 +159,15 @@ _CHECKS: Final[Mapping[str, Callable[[object], str | None]]] = {
     "checkpoint_interval": _seconds(0, 86400),
     "undo_retention_days": _seconds(0, 36500),
     "undo_store_quota_mb": _int_range(0, MEMORY_LIMIT_MB_MAX),
+    "max_plan_items": _int_range(1, 10**9),
+    "max_active_batches_per_client": _int_range(1, 1_000_000),
+    "listen_tcp": _check_tcp_endpoint,
+    "curve_server_secret_key_file": _check_absolute_path,
+    "curve_allowed_clients_dir": _check_absolute_path,
+    "allowed_roots": _check_roots,
+    "transform_commands": _check_commands,
+    "metrics_listen": check_metrics_listen,
+    "metrics_allow_remote": _check_bool,
 }
 assert set(_CHECKS) == {f.name for f in fields(Config)}
 
@@ -129,8 +184,27 @@ def parse_config(data: Mapping[str, object], source: str, base: Config) -> Confi
         if accepted is not None:
             raise ConfigError(f"{source}: key {key!r} must be {accepted}, got {value!r}")
         # TOML writes whole seconds as integers; keep the fields' declared float type.
+        if isinstance(value, list):
+            changes[key] = tuple(value)
+            continue
         changes[key] = float(value) if isinstance(getattr(base, key), float) else value  # type: ignore[arg-type]
-    return replace(base, **changes)  # type: ignore[arg-type]
+    config = replace(base, **changes)  # type: ignore[arg-type]
+    _check_tcp_needs_curve(config, source)
+    check_metrics_remote(config.metrics_listen, config.metrics_allow_remote, source)
+    return config
+
+
+def _check_tcp_needs_curve(config: Config, source: str) -> None:
+    """A tcp listener without CURVE would let anyone who reaches the port run file operations
+    with the daemon's privileges: refuse it (docs/security.md)."""
+    if config.listen_tcp and not (
+        config.curve_server_secret_key_file and config.curve_allowed_clients_dir
+    ):
+        raise ConfigError(
+            f"{source}: key 'listen_tcp' ({config.listen_tcp!r}) needs "
+            "'curve_server_secret_key_file' and 'curve_allowed_clients_dir': batchd serves tcp "
+            "only with CURVE encryption and an allow-list of client keys (docs/security.md)"
+        )
 
 
 def load_config(path: Path, *, required: bool) -> Config:
@@ -147,7 +221,12 @@ def load_config(path: Path, *, required: bool) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, str(path), default_config())
+    config = parse_config(data, str(path), default_config())
+    if config.listen_tcp:
+        from batchd.daemon.curve import tcp_listener
+
+        tcp_listener(config, str(path))  # unreadable or unsafe key files stop the start here
+    return config
 
 
 def limits_of(config: Config) -> Limits:

@@ -29,6 +29,8 @@ class DaemonContext:
     started_monotonic: float = field(default_factory=time.monotonic)
     process: psutil.Process = field(default_factory=psutil.Process)
     batch_engine: BatchEngine | None = None
+    journal_error: str = ""
+    """The last journal write failure while it lasts (say ENOSPC); empty when writes work."""
     rollback_coordinator: Rollbacks | None = None
     undo_purger: Purger | None = None
     worker_processes: dict[int, psutil.Process] = field(default_factory=dict)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from batchd.daemon.commands import HANDLERS, Handler
 from batchd.daemon.context import DaemonContext
 from batchd.daemon.journal import JournalWriteError
+from batchd.daemon.peers import UNKNOWN_PEER, Peer, handling_peer
 from batchd.protocol.codec import (
     check_version,
     decode_request_envelope,
@@ -25,20 +26,31 @@ from batchd.protocol.errors import BatchdError, InternalError, MalformedMessage
 
 log = logging.getLogger(__name__)
 
-BAD_FRAMES = MalformedMessage(
+BAD_FRAMES_MESSAGE = (
     "a request is two frames, an empty delimiter then one msgpack body (or the body alone)"
 )
 
 
 def dispatch(
-    ctx: DaemonContext, body: bytes | None, handlers: Mapping[type, Handler] = HANDLERS
+    ctx: DaemonContext,
+    body: bytes | None,
+    handlers: Mapping[type, Handler] = HANDLERS,
+    peer: Peer = UNKNOWN_PEER,
 ) -> bytes:
-    """Answer one request body (None: the frames had no usable layout)."""
+    """Answer one request body (None: the frames had no usable layout) from ``peer``, which
+    handlers see as :func:`batchd.daemon.peers.requesting_peer`."""
+    with handling_peer(peer):
+        return _answer(ctx, body, handlers)
+
+
+def _answer(ctx: DaemonContext, body: bytes | None, handlers: Mapping[type, Handler]) -> bytes:
     request_id: int | None = None
     command = "?"
     try:
         if body is None:
-            raise BAD_FRAMES
+            # A fresh exception each time: re-raising one shared instance chains every
+            # raise onto its __traceback__, which kept frames alive forever (found by fuzzing).
+            raise MalformedMessage(BAD_FRAMES_MESSAGE)
         envelope = decode_request_envelope(body)
         request_id, command = envelope.request_id, envelope.command
         check_version(envelope.version, "client")

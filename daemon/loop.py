@@ -17,9 +17,11 @@ import zmq
 
 from batchd.daemon.batches.engine import BatchEngine
 from batchd.daemon.checkpoint import Checkpointer
+from batchd.daemon.commands.stats import publish_stats
 from batchd.daemon.committer import BackgroundCommitter
 from batchd.daemon.context import DaemonContext
 from batchd.daemon.dispatch import dispatch
+from batchd.daemon.metrics import NO_METRICS, Metrics
 from batchd.daemon.server import ControlServer, Incoming
 from batchd.daemon.service import ServiceNotifier
 from batchd.daemon.signals import StopSignals
@@ -46,8 +48,12 @@ class MainLoop:
         signals: StopSignals,
         engine: BatchEngine,
         service: ServiceNotifier | None = None,
+        *,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.ctx = ctx
+        self.metrics = metrics
+        """The Prometheus exporter, when ``metrics_listen`` is set (daemon/metrics.py)."""
         self.server = server
         self.signals = signals
         self.engine = engine
@@ -119,7 +125,7 @@ class MainLoop:
         journal = self.ctx.journal
         for incoming in self._incoming:
             before = journal.appended_lsn
-            reply = dispatch(self.ctx, incoming.body)
+            reply = dispatch(self.ctx, incoming.body, peer=incoming.peer)
             after = journal.appended_lsn
             self._outbox.append((incoming, reply, after if after > before else 0))
         self._incoming = []
@@ -135,6 +141,12 @@ class MainLoop:
         if retry is not None:
             log.error("journal write failed, will retry: %s", retry.message)
             self._retry_commit_at = now + RETRY_COMMIT_AFTER
+            self.ctx.journal_error = f"the journal cannot be written: {retry.message}"
+            self.engine.set_storage_error(self.ctx.journal_error)
+        elif self.ctx.journal_error and not self.ctx.journal.pending:
+            log.info("the journal is written again")
+            self.ctx.journal_error = ""
+            self.engine.set_storage_error("")
         if self.ctx.journal.pending and now >= self._retry_commit_at:
             self.committer.kick()
 
@@ -150,11 +162,13 @@ class MainLoop:
         self._outbox = waiting
 
     def run_timers(self) -> None:
-        """Publish the heartbeat status event when it is due."""
+        """Publish the heartbeat status and the pool's figures when they are due."""
         now = time.monotonic()
         if now >= self._next_heartbeat:
             self.publish_status(DaemonState.RUNNING)
             self._next_heartbeat = now + HEARTBEAT_INTERVAL
+        publish_stats(self.ctx, self.server.publish, now)
+        self.metrics.refresh(self.ctx, now)
         self.write_checkpoint(now)
         if self.ctx.undo_purger is not None:
             self.ctx.undo_purger.apply_retention(now)

@@ -12,9 +12,10 @@ import dataclasses
 import logging
 import os
 import sys
+from collections.abc import Mapping
 
 from batchd.daemon.app import run_daemon
-from batchd.daemon.config import LOG_LEVELS, MAX_WORKERS_LIMIT, load_config
+from batchd.daemon.config import LOG_LEVELS, MAX_WORKERS_LIMIT, Config, load_config
 from batchd.daemon.errors import DaemonError
 from batchd.daemon.journal import JournalCorrupt, JournalWriteError
 from batchd.daemon.logs import configure_logging
@@ -43,11 +44,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-workers", metavar="N", type=_workers, help="worker processes")
     parser.add_argument("--log-level", choices=LOG_LEVELS, help="default: info")
     parser.add_argument(
+        "--allowed-root",
+        metavar="DIR",
+        action="append",
+        help="a directory plans may change (repeatable; overrides allowed_roots)",
+    )
+    parser.add_argument(
         "--version",
         action="version",
         version=f"batchd {BATCHD_VERSION} (protocol {PROTOCOL_VERSION})",
     )
     return parser
+
+
+def with_allowed_roots(config: Config, flags: list[str] | None, env: Mapping[str, str]) -> Config:
+    """``--allowed-root`` flags win over the config file, which wins over
+    ``$BATCHD_DEFAULT_ALLOWED_ROOTS`` (the units' defaults: the user's home for the user
+    service, none for the system service until configured; colon-separated)."""
+    if flags:
+        return dataclasses.replace(config, allowed_roots=tuple(flags))
+    default = env.get("BATCHD_DEFAULT_ALLOWED_ROOTS")
+    if config.allowed_roots is None and default is not None:
+        roots = tuple(r for r in default.split(":") if r)
+        return dataclasses.replace(config, allowed_roots=roots)
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(paths.config_file, required=paths.config_required)
         overrides = {"max_workers": args.max_workers, "log_level": args.log_level}
         config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v})
+        config = with_allowed_roots(config, args.allowed_root, os.environ)
         configure_logging(config.log_level)
         return run_daemon(config, paths)
     except DaemonError as exc:

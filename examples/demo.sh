@@ -2,7 +2,8 @@
 # The Quick start demo (`make demo`): batchd's main job on a sample tree.
 # It starts batchd on a throw-away state directory, builds a tree of a few hundred files, runs
 # one batch that sorts, renames, transforms, checksums and cleans them up with live progress,
-# shows the result, and stops the daemon cleanly.
+# shows the result, rolls the whole batch back (the tree is byte for byte the original again),
+# and stops the daemon cleanly.
 set -euo pipefail
 bin=$(cd "${VENV:-.venv}/bin" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/batchd-demo.XXXXXX")
@@ -24,6 +25,8 @@ for i in $(seq -w 1 80); do printf 'note %s: remember the milk\n' "$i" > "inbox/
 for i in $(seq -w 1 60); do printf 'debug line %s\n' "$i" > "inbox/app-$i.log"; done
 printf 'first\n' > a.txt; printf 'second\n' > b.txt
 echo "inbox: $(ls inbox | wc -l) files"
+fingerprint() { find . -path ./plan.jsonl -prune -o -type f -printf '%p %s %m %T@\n' | sort | sha256sum | cut -c1-16; }
+original=$(fingerprint)
 
 echo "== writing plan.jsonl: sort photos, rename them, upper-case notes, checksum, drop logs, swap a/b"
 {
@@ -60,6 +63,19 @@ echo "photos: $(ls photos | wc -l) files, e.g. $(ls photos | head -3 | tr '\n' '
 echo "notes:  $(ls notes | wc -l) copies, e.g. $(head -1 "notes/$(ls notes | head -1)")"
 echo "inbox:  $(ls inbox | wc -l) files left (the upper-cased notes)"
 echo "a.txt now says '$(cat a.txt)', b.txt says '$(cat b.txt)' (swapped)"
+echo "== batchctl rollback $batch --dry-run (first lines)"
+ctl rollback "$batch" --dry-run > undo.txt || true; head -6 undo.txt; tail -1 undo.txt; rm undo.txt
+echo "== batchctl rollback $batch --wait"
+ctl rollback "$batch" --wait
+echo "inbox: $(ls inbox | wc -l) files again; photos/ and notes/ $( [ -e photos ] || [ -e notes ] && echo still exist || echo are gone)"
+echo "a.txt says '$(cat a.txt)', b.txt says '$(cat b.txt)'"
+if [ "$(fingerprint)" = "$original" ]; then
+  echo "every file is back byte for byte, with its mode and mtime"
+else
+  echo "the tree differs from the original!" >&2; exit 1
+fi
+echo "== batchctl history"
+ctl history
 echo "== batchctl list --all"
 ctl list --all
 

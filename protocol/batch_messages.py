@@ -68,7 +68,8 @@ class BatchProgress:
     until the first item finished, 0 once the batch ended; ``rate`` items per second, smoothed;
     times are seconds. ``rollback_of`` names the batches this batch undoes (a rollback
     batch; its failed items are conflicts, also counted in ``conflicts``); ``rolled_back``
-    counts this batch's items that a rollback has undone.
+    counts this batch's items that a rollback has undone. ``note`` says why a batch does not
+    move on its own (paused by a full disk, stalled by a journal write error); else empty.
     """
 
     id: int
@@ -90,6 +91,7 @@ class BatchProgress:
     rollback_of: tuple[int, ...] = ()
     rolled_back: int = 0
     conflicts: int = 0
+    note: str = ""
 
 
 def has_ended(progress: BatchProgress) -> bool:

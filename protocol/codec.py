@@ -4,13 +4,17 @@ Decoding never raises anything but a :class:`~batchd.protocol.errors.ProtocolErr
 that are not msgpack, a value that is not a map, a broken envelope, an unknown command or field,
 or a field of the wrong type. Each step is its own function so the daemon can answer with the
 request id whenever the envelope got that far.
+
+The tables of commands and events are imported by the functions that look names up in them
+(:func:`parse_request`, :func:`decode_event`), not with this module: building every message
+class is most of the protocol's import time, and a client that only pings needs few of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import msgpack
 
@@ -23,10 +27,12 @@ from batchd.protocol.errors import (
     clip,
     error_from_wire,
 )
-from batchd.protocol.events import EVENTS, Event
-from batchd.protocol.messages import COMMANDS, Reply, Request
 from batchd.protocol.schema import from_wire, to_wire
 from batchd.protocol.version import PROTOCOL_VERSION
+
+if TYPE_CHECKING:
+    from batchd.protocol.events import Event
+    from batchd.protocol.messages import Reply, Request
 
 MAX_MESSAGE_BYTES: Final = 2 * 1024 * 1024
 """Largest message either side accepts (the daemon also sets it as ZMQ_MAXMSGSIZE). Small on
@@ -160,6 +166,8 @@ def check_version(peer_version: int, who: str) -> None:
 
 def parse_request(envelope: RequestEnvelope) -> Request:
     """Build the request message named by the envelope; raises UnknownCommand/InvalidArguments."""
+    from batchd.protocol.messages import COMMANDS
+
     command = COMMANDS.get(envelope.command)
     if command is None:
         name = clip(envelope.command)
@@ -249,6 +257,8 @@ def decode_event(frames: Sequence[bytes]) -> EventFrame:
     event_type = value["type"]
     if not isinstance(event_type, str):
         raise MalformedMessage("event 'type' must be a string")
+    from batchd.protocol.events import EVENTS
+
     event_cls = EVENTS.get(event_type)
     if event_cls is None:
         raise MalformedMessage(f"unknown event type {clip(event_type)!r}")

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from batchd.protocol.batch_messages import BatchProgress, ItemState
+from batchd.protocol.messages import LimitActions, LimitsInForce, WorkerStats
 
 DAEMON_TOPIC = "daemon"
 BATCH_TOPIC_PREFIX = "batch."
@@ -34,6 +35,23 @@ class DaemonStatus:
     state: DaemonState
     pid: int
     uptime: float
+
+    @property
+    def topic(self) -> str:
+        """The topic this event is published under."""
+        return DAEMON_TOPIC
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonStats:
+    """The worker figures of ``stats``: every 2 s at most while workers run (once more when
+    they stop), and when the limits change."""
+
+    TYPE: ClassVar[str] = "daemon.stats"
+    pid: int
+    workers: tuple[WorkerStats, ...]
+    limits: LimitsInForce
+    limit_actions: LimitActions
 
     @property
     def topic(self) -> str:
@@ -86,8 +104,8 @@ class BatchItemsEvent:
         return batch_topic(self.batch)
 
 
-Event = DaemonStatus | BatchProgressEvent | BatchItemsEvent
+Event = DaemonStatus | DaemonStats | BatchProgressEvent | BatchItemsEvent
 
 EVENTS: Mapping[str, type[Event]] = MappingProxyType(
-    {cls.TYPE: cls for cls in (DaemonStatus, BatchProgressEvent, BatchItemsEvent)}
+    {cls.TYPE: cls for cls in (DaemonStatus, DaemonStats, BatchProgressEvent, BatchItemsEvent)}
 )

@@ -95,6 +95,7 @@ class JournalStats:
     records: int
     commits: int
     fsyncs: int
+    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class LimitsInForce:
     cpu_limit_percent: int
     worker_memory_limit_mb: int
     total_memory_limit_mb: int
+    memory_enforcement: str = "psutil"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,7 @@ class LimitActions:
     cpu_throttled_seconds: float
     memory_kills: int
     total_memory_kills: int
+    kernel_oom_kills: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,11 @@ def test_packages_ship_py_typed() -> None:
 
 def test_console_scripts_point_at_real_functions() -> None:
     scripts = _pyproject()["project"]["scripts"]  # type: ignore[index]
-    assert scripts == {"batchd": "batchd.daemon.main:main", "batchctl": "batchd.client.cli:main"}
+    assert scripts == {
+        "batchd": "batchd.daemon.main:main",
+        "batchctl": "batchd.client.cli:main",
+        "batchd-http": "batchd.client.http_gateway:main",
+    }
 
 
 def test_protocol_is_pure_and_rooms_do_not_import_each_other() -> None:

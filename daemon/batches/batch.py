@@ -86,6 +86,9 @@ class Batch:
         """The state the batch ended in by running (rollbacks change ``state`` later)."""
         self.ended_wall: float | None = None
         self.purged_at: float | None = None
+        self.submitted_by = ""
+        self.note = ""
+        """Why the batch does not move on its own (a full disk paused it), for progress."""
         self.completed = self.failed = self.running = self.retried = self.skipped = 0
         self.rate = RateMeter(started=now)
         self.changes: list[ItemChange] = []
@@ -243,6 +246,7 @@ class Batch:
         """Start items again after a pause or an interruption."""
         if self.state in (BatchState.PAUSED, BatchState.INTERRUPTED):
             self.state = BatchState.RUNNING
+            self.note = ""
 
     def cancel(self, now: float, *, drain: bool = True) -> None:
         """Skip every item that has not started; running ones finish. Items a crash left
@@ -314,6 +318,7 @@ class Batch:
             rollback_of=self.rollback_of,
             rolled_back=0 if self.undone is None else self.undone.count(1),
             conflicts=self.failed if self.rollback_of else 0,
+            note=self.note,
         )
 
     @property

@@ -23,8 +23,15 @@ from batchd.daemon.batches.retry import RetryPolicy
 from batchd.daemon.batches.scheduling import Candidate, chunk_size, next_batch
 from batchd.daemon.batches.uploads import Upload, Uploads
 from batchd.daemon.journal import Journal
-from batchd.daemon.journal.records import BatchCreated, BatchEnded, ItemDone, ItemIntent
-from batchd.daemon.ops.step import Fingerprint, Step
+from batchd.daemon.journal.records import (
+    BatchControl,
+    BatchCreated,
+    BatchEnded,
+    BatchSubmittedBy,
+    ItemDone,
+    ItemIntent,
+)
+from batchd.daemon.ops.step import ABSENT, ErrorKind, Fingerprint, Step
 from batchd.daemon.plan.store import PlanStore, PlanStoreError
 from batchd.daemon.pool.executor import (
     Chunk,
@@ -38,9 +45,7 @@ from batchd.protocol.events import Event
 
 log = logging.getLogger(__name__)
 
-_ABSENT = Fingerprint(0, 0, 0, 0, 0)
 _SKIPPED = CODES[ItemState.SKIPPED]
-"""How a DONE record says that nothing is left at the target."""
 
 
 @dataclass
@@ -79,6 +84,10 @@ class BatchEngine:
         self._next_chunk = 1
         self.ended_hooks: list[Callable[[Batch], None]] = []
         """Called with each batch once its end is journaled (rollback bookkeeping)."""
+        self.item_observer: Callable[[ItemState, float], None] | None = None
+        """Called with each applied outcome's new state and its latency: seconds since its
+        chunk went to the executor (daemon/metrics.py)."""
+        self._submitted_at: dict[int, float] = {}
 
     def restore(self, recovered: Mapping[int, RecoveredBatch], *, resume: bool, now: float) -> None:
         """Rebuild the journal's batches at start; unfinished ones run on (``resume``) or
@@ -120,6 +129,7 @@ class BatchEngine:
             batch.ended_wall = found.ended_time if found.ended is not None else None
             batch.rollback_of = tuple(found.rollback_of)
             batch.purged_at = found.purged_at
+            batch.submitted_by = found.submitted_by
             self.registry.add(batch)
             if found.ended is None:
                 log.info(
@@ -167,6 +177,9 @@ class BatchEngine:
                     time=wall,
                 )
             )
+            if upload.submitter:
+                batch.submitted_by = upload.submitter
+                lsn = self.journal.append(BatchSubmittedBy(batch.id, upload.submitter))
             self._unadmitted.append((lsn, batch, upload))
         self.uploads.expire(now)
 
@@ -201,6 +214,7 @@ class BatchEngine:
                 self._returned(self.registry.get(event.batch), event.steps, now)
             elif isinstance(event, ChunkFinished):
                 self._in_flight.pop(event.chunk_id, None)
+                self._submitted_at.pop(event.chunk_id, None)
 
     def dispatch_ready(self, now: float) -> None:
         """Choose chunks for the free workers (batches share them fairly) and journal an
@@ -225,8 +239,10 @@ class BatchEngine:
         """Hand staged chunks to the executor once their intents are on disk."""
         if not self._staged or self.journal.durable_lsn < self._staged_lsn:
             return
+        submitted = time.monotonic()
         for chunk in self._staged:
             self.executor.submit(chunk)
+            self._submitted_at[chunk.chunk_id] = submitted
         self._staged.clear()
 
     def publish_events(self, now: float, wall: float, subscriptions: Iterable[str]) -> None:
@@ -296,8 +312,9 @@ class BatchEngine:
         chunk_id, self._next_chunk = self._next_chunk, self._next_chunk + 1
         expected: list[Fingerprint | None] = []
         for step in steps:
-            if step.index in batch.expected:
-                before = batch.expected[step.index]
+            before: Fingerprint | None
+            if step.index in batch.expected:  # a re-run: the first attempt's pre-state
+                before = batch.expected[step.index] or ABSENT
             else:
                 before = _fingerprint(step.path)
             expected.append(before)
@@ -318,6 +335,27 @@ class BatchEngine:
                 item_timeout=self.settings.item_timeout,
             )
         )
+
+    def _paused_by_full_disk(
+        self, batch: Batch, step: Step, before: Fingerprint | None, error: str, now: float
+    ) -> None:
+        """A full filesystem: the step goes back unfinished (its next run converges against
+        its first pre-state) and the batch pauses until space is freed and it is resumed."""
+        batch.expected.setdefault(step.index, before)
+        batch.returned([step], now)
+        if batch.state is BatchState.RUNNING:
+            self.pause(batch, now)
+            self.journal.append(BatchControl(batch.id, "pause", time.time()))
+            batch.note = f"paused by a full disk (line {step.line}): {error}"
+            log.error("batch %d paused by a full disk: %s", batch.id, error,
+                      extra=_item_fields(batch.id, step))  # fmt: skip
+
+    def set_storage_error(self, message: str) -> None:
+        """The journal cannot be written (``message``), or can again (empty): running
+        batches say so in their progress, since nothing of theirs starts meanwhile."""
+        for batch in self.registry.active():
+            if batch.state is BatchState.RUNNING and not batch.note.startswith("paused"):
+                batch.note = f"stalled: {message}" if message else ""
 
     def _returned(self, batch: Batch, steps: Sequence[Step], now: float) -> None:
         """Steps handed back unstarted after their INTENT was journaled: a cancelled batch
@@ -343,8 +381,13 @@ class BatchEngine:
             return
         step, before = entry
         batch = self.registry.get(event.batch)
+        if outcome.error_kind is ErrorKind.NO_SPACE and batch.state is not BatchState.CANCELLED:
+            self._paused_by_full_disk(batch, step, before, outcome.error, now)
+            return
         batch.finish(step, outcome, now, self.settings.retry, self._rng)
         state = batch.item_state(step.index)
+        if self.item_observer is not None:
+            self.item_observer(state, now - self._submitted_at.get(event.chunk_id, now))
         if state is ItemState.RETRY_WAIT:
             batch.expected.setdefault(step.index, before)
         if state is ItemState.FAILED:
@@ -357,7 +400,7 @@ class BatchEngine:
                 outcome.error,
                 extra=_item_fields(batch.id, step),
             )
-        post = outcome.post or _ABSENT
+        post = outcome.post or ABSENT
         attempts = batch.attempts[step.index]
         self.journal.append(
             ItemDone(

@@ -20,6 +20,7 @@ from batchd.daemon.journal.records import (
     BatchCreated,
     BatchEnded,
     BatchPurged,
+    BatchSubmittedBy,
     ItemDone,
     ItemIntent,
     JournalRecord,
@@ -59,6 +60,8 @@ class RecoveredBatch:
     """The batches this one rolls back (a rollback batch), newest first."""
     purged_at: float | None = None
     """When the batch's undo data was dropped."""
+    submitted_by: str = ""
+    """Who asked for the batch (``uid 1000 (pid 4242)``), when the transport told."""
     intents: dict[int, ItemIntent] = field(default_factory=dict, compare=False, repr=False)
     """The fold's hot path: intents whose fingerprint is not in ``expected`` yet (building a
     Fingerprint per item costs more than the rest of the fold); :meth:`settle` moves them."""
@@ -137,6 +140,8 @@ class BatchesFold:
             self._control(record)
         elif isinstance(record, RollbackOf | BatchPurged):
             self._undo_record(record)
+        elif isinstance(record, BatchSubmittedBy) and record.batch in self._batches:
+            self._batches[record.batch].submitted_by = record.who
 
     def apply_intent(self, record: ItemIntent) -> None:
         """Fold in an ItemIntent (what :meth:`apply` does for one, without the dispatch)."""

@@ -14,16 +14,20 @@ power loss may have dropped unsynced rows. Duplicates are harmless: the last row
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import msgpack
 
 from batchd.daemon.ops.step import Fingerprint
 from batchd.protocol.batch_messages import ItemState
+
+log = logging.getLogger(__name__)
 
 FLUSH_BYTES = 256 * 1024
 
@@ -45,8 +49,11 @@ class ItemResult:
 _Row = tuple[int, str, int, str, str, str, list[int] | None, bytes]
 
 
+_LEGACY_FIELDS = 6
+
+
 def _from_row(row: list[object]) -> ItemResult:
-    if len(row) == 6:  # written before rows had post-states
+    if len(row) == _LEGACY_FIELDS:  # written before rows had post-states
         row = [*row, None, b""]
     index, state, attempts, error, result, diagnostics, post, digest = cast(_Row, row)
     fingerprint = None if post is None else Fingerprint.from_row(post)
@@ -64,6 +71,7 @@ class ResultsLog:
         self._packer = msgpack.Packer(use_bin_type=True)
         self._buffer: list[bytes] = []
         self._buffered = 0
+        self._failing = False
 
     def append(self, result: ItemResult) -> None:
         """Queue one row; written by ``flush`` (or when the buffer is large)."""
@@ -83,42 +91,68 @@ class ResultsLog:
         if self._buffered >= FLUSH_BYTES:
             self.flush()
 
-    def flush(self) -> None:
-        """Write the queued rows with one write."""
-        if self._buffer:
-            data = b"".join(self._buffer)
+    def flush(self, *, strict: bool = False) -> bool:
+        """Write the queued rows with one write. A failed write (a full disk) is cut back to
+        the last whole row and the rows stay queued for the next flush; returns False then,
+        or raises the OSError with ``strict``."""
+        if not self._buffer:
+            return True
+        data = b"".join(self._buffer)
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]
-            self._buffer.clear()
-            self._buffered = 0
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, start)
+            if strict:
+                raise
+            if not self._failing:
+                log.warning("writing %s failed, will retry: %s", self.path, error)
+            self._failing = True
+            return False
+        self._buffer.clear()
+        self._buffered = 0
+        self._failing = False
+        return True
 
     def lookup(self, indices: Collection[int]) -> dict[int, ItemResult]:
         """The latest result of each of ``indices`` that has one (scans the file)."""
         self.flush()
         wanted = set(indices)
         found: dict[int, ItemResult] = {}
-        with self.path.open("rb") as file:
-            for row in msgpack.Unpacker(file, raw=False, use_list=True):
-                if row[0] in wanted:
-                    found[row[0]] = _from_row(row)
+        for row in self._rows():
+            if row[0] in wanted:
+                found[row[0]] = _from_row(row)
         return found
+
+    def _rows(self) -> Iterator[list[Any]]:
+        """The whole rows of the file; a damaged tail (a power cut in a write) ends it."""
+        with self.path.open("rb") as file:
+            unpacker = msgpack.Unpacker(file, raw=False, use_list=True)
+            try:
+                for row in unpacker:
+                    if isinstance(row, list) and len(row) >= _LEGACY_FIELDS:
+                        yield row
+            except (ValueError, msgpack.UnpackException) as error:
+                log.warning("%s ends with a damaged row (%s); later rows are ignored",
+                            self.path, error)  # fmt: skip
 
     def post_states(self) -> dict[int, tuple[Fingerprint | None, bytes, str]]:
         """``index → (post, digest, result)`` of every item's latest completed row (scans
         the file)."""
-        self.flush()
+        self.flush(strict=True)
         completed = ItemState.COMPLETED.value
         found: dict[int, tuple[Fingerprint | None, bytes, str]] = {}
-        with self.path.open("rb") as file:
-            for row in msgpack.Unpacker(file, raw=False, use_list=True):
-                if row[1] != completed:
-                    found.pop(row[0], None)
-                    continue
-                post = row[6] if len(row) > 6 else None
-                digest = row[7] if len(row) > 7 else b""
-                fingerprint = None if post is None else Fingerprint.from_row(post)
-                found[row[0]] = (fingerprint, digest, row[4])
+        for row in self._rows():
+            if row[1] != completed:
+                found.pop(row[0], None)
+                continue
+            post = row[6] if len(row) > 6 else None
+            digest = row[7] if len(row) > 7 else b""
+            fingerprint = None if post is None else Fingerprint.from_row(post)
+            found[row[0]] = (fingerprint, digest, row[4])
         return found
 
     def sync(self) -> None:

@@ -15,12 +15,19 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, cast
 
 import msgpack
 
+from batchd.daemon.batches.upload_limits import (
+    ClientQuota,
+    count_items,
+    quota_exceeded,
+    too_many_items,
+)
 from batchd.protocol.batch_messages import (
     PlannedStep,
     Problem,
@@ -60,6 +67,15 @@ class Upload:
     spool: Path
     out_dir: Path
     touched: float
+    client: str = ""
+    submitter: str = ""
+    """Who submitted it, for the log and the history (``uid 1000 (pid 4242)``)."""
+    """Who opened it (``Peer.client_key``), for the per-client cap."""
+    max_items: int = 0
+    """The most plan items (non-blank lines) accepted; 0: no limit."""
+    items: int = 0
+    line_open: bool = False
+    """Whether the last, unterminated line received so far has content."""
     fd: int | None = None
     received: int = 0
     next_seq: int = 0
@@ -96,12 +112,27 @@ class Uploads:
         for stale in self.spool_dir.iterdir():  # uploads do not survive a restart
             _remove(stale)
         self._uploads: dict[str, Upload] = {}
+        self._owners: dict[int, str] = {}
+        """Who submitted each batch accepted since the start (not journaled)."""
 
-    def begin(self, request: SubmitBeginRequest, now: float) -> SubmitBeginReply:
-        """Open an upload."""
+    def begin(
+        self,
+        request: SubmitBeginRequest,
+        now: float,
+        *,
+        client: str = "",
+        max_items: int = 0,
+        quota: ClientQuota | None = None,
+    ) -> SubmitBeginReply:
+        """Open an upload for ``client``; refuse it when the client already has its quota of
+        uploads and active batches, or too many uploads are in progress."""
         busy = [u for u in self._uploads.values() if u.state in _IN_PROGRESS]
         if len(busy) >= MAX_UPLOADS:
             raise Unavailable(f"too many plan uploads in progress ({MAX_UPLOADS}); retry later")
+        if quota is not None:
+            used = self.in_use_by(client, quota.active_batches)
+            if used >= quota.limit:
+                raise quota_exceeded(quota, used)
         if not os.path.isabs(request.cwd):
             raise InvalidArguments(f"cwd must be an absolute path, got {request.cwd!r}")
         upload_id = secrets.token_hex(8)
@@ -115,6 +146,8 @@ class Uploads:
             spool=spool,
             out_dir=self.spool_dir / f"{upload_id}.check",
             touched=now,
+            client=client,
+            max_items=max_items,
         )
         upload.fd = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         self._uploads[upload_id] = upload
@@ -134,6 +167,8 @@ class Uploads:
             raise InvalidArguments(
                 f"upload {upload.id}: expected chunk {upload.next_seq}, got {request.seq}"
             )
+        upload.items, upload.line_open = count_items(upload.items, upload.line_open, request.data)
+        self._check_items(upload)
         view = memoryview(request.data)
         while view:
             view = view[os.write(upload.fd, view) :]
@@ -148,6 +183,9 @@ class Uploads:
         upload = self.get(upload_id)
         if upload.state is not UploadState.RECEIVING or upload.fd is None:
             return upload
+        if upload.line_open:  # the last line had no newline
+            upload.items, upload.line_open = upload.items + 1, False
+            self._check_items(upload)
         os.fsync(upload.fd)
         os.close(upload.fd)
         upload.fd = None
@@ -214,7 +252,25 @@ class Uploads:
     def accept(self, upload: Upload) -> None:
         """The batch exists and is journaled: report it."""
         upload.state = UploadState.ACCEPTED
+        if upload.batch is not None and upload.client:
+            self._owners[upload.batch] = upload.client
         _remove(upload.spool)
+
+    def in_use_by(self, client: str, active_batches: Collection[int]) -> int:
+        """Uploads in progress plus active batches (among ``active_batches``) of ``client``;
+        forgets the owners of batches that ended."""
+        for batch in [b for b in self._owners if b not in active_batches]:
+            del self._owners[batch]
+        uploading = sum(
+            1 for u in self._uploads.values() if u.client == client and u.state in _IN_PROGRESS
+        )
+        return uploading + sum(1 for owner in self._owners.values() if owner == client)
+
+    def _check_items(self, upload: Upload) -> None:
+        """Refuse (and drop) an upload with more items than its limit."""
+        if upload.max_items and upload.items > upload.max_items:
+            self.discard(upload)
+            raise too_many_items(upload.id, upload.max_items)
 
     def expire(self, now: float) -> None:
         """Forget uploads idle for too long (a client that went away)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgpack
@@ -22,6 +23,9 @@ from batchd.daemon.batches.uploads import (
     PROBLEMS_SHOWN,
     SUMMARY_NAME,
 )
+from batchd.daemon.ops.command_policy import commands_in_force, refusal
+from batchd.daemon.ops.roots import PathGuard
+from batchd.daemon.ops.step import OpKind, Step
 from batchd.daemon.plan.fsview import OsFileSystemView
 from batchd.daemon.plan.reader import read_plan_lines
 from batchd.daemon.plan.store import PlanStoreWriter
@@ -43,8 +47,9 @@ def run(
             max_problems=PROBLEMS_SHOWN,
         )
     steps = result.steps
-    valid = result.ok and steps is not None
-    if steps is not None and not dry_run:
+    outside = _outside_roots(steps) if steps is not None else []
+    valid = result.ok and steps is not None and not outside
+    if steps is not None and not dry_run and not outside:
         PlanStoreWriter(out, batch=batch).write(steps, steps.levels)
     preview = []
     budget = PREVIEW_BYTES
@@ -59,10 +64,11 @@ def run(
                 [step.index, step.line, op, step.path, step.dest, steps.levels[position]]
             )
     problems = [[p.line, p.message] for p in result.problems[:PROBLEMS_SHOWN]]
+    problems = (problems + outside)[:PROBLEMS_SHOWN]
     # A batch counts steps: one per plan line, plus one per rename routed through a
     # temporary name (swaps and cycles); an invalid plan reports its lines.
     total = len(steps) if steps is not None else result.total_lines
-    summary = [valid, total, result.problem_count, problems, preview]
+    summary = [valid, total, result.problem_count + len(outside), problems, preview]
     temp = out / f".{SUMMARY_NAME}.tmp"
     with temp.open("wb") as file:
         file.write(msgpack.packb(summary, use_bin_type=True))
@@ -70,6 +76,34 @@ def run(
         os.fsync(file.fileno())
     os.replace(temp, out / SUMMARY_NAME)
     return 0
+
+
+def _outside_roots(steps: Sequence[Step]) -> list[list[object]]:
+    """``[line, message]`` for every path of the plan the allowed roots do not admit (a path
+    outside them, or reaching through a symlink) and every transform command the allow-list
+    does not name; empty without either."""
+    guard = PathGuard.from_environment()
+    commands = commands_in_force()
+    if guard is None and commands is None:
+        return []
+    found: list[list[object]] = []
+    seen: set[bytes] = set()
+    for step in steps:
+        if step.op is OpKind.TRANSFORM:
+            why_not = refusal(step.command, commands)
+            if why_not is not None:
+                found.append([step.line, why_not])
+        if guard is None:
+            continue
+        for path in (step.path, step.dest):
+            if path is None or path in seen:
+                continue
+            seen.add(path)
+            why = guard.check_plan_path(path)
+            if why is not None:
+                found.append([step.line, f"{os.fsdecode(path)} {why}"])
+    found.sort(key=lambda problem: problem[0])  # type: ignore[arg-type,return-value]
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,11 +12,12 @@ from batchd.protocol.rollback_messages import HistoryEvent, HistoryReply, Histor
 
 def events_of(batch: Batch) -> list[HistoryEvent]:
     """The history events of one batch."""
+    who = f" (by {batch.submitted_by})" if batch.submitted_by else ""
     if batch.rollback_of:
-        detail = "rollback of " + ", ".join(str(b) for b in batch.rollback_of)
+        detail = "rollback of " + ", ".join(str(b) for b in batch.rollback_of) + who
         events = [HistoryEvent(batch.submitted_at, "rollback", batch.id, "", detail)]
     else:
-        events = [HistoryEvent(batch.submitted_at, "submitted", batch.id, "", batch.name)]
+        events = [HistoryEvent(batch.submitted_at, "submitted", batch.id, "", batch.name + who)]
     if batch.ended_wall is not None and batch.ran_state is not None:
         events.append(
             HistoryEvent(batch.ended_wall, "ended", batch.id, batch.ran_state.value, batch.name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from batchd.daemon.config import Config, limits_of, parse_config
+from batchd.daemon.config import limits_of, parse_config
 from batchd.daemon.context import DaemonContext
 from batchd.daemon.errors import ConfigError
 from batchd.protocol.errors import InvalidArguments
@@ -37,11 +37,15 @@ def handle(ctx: DaemonContext, request: LimitsRequest) -> LimitsInForce:
             set_limits(limits_of(config))
         ctx.config = config
         log.info("limits changed at run time: %s", changes)
-    return in_force(ctx.config)
+    return in_force(ctx)
 
 
-def in_force(config: Config) -> LimitsInForce:
-    """The limits a config puts in force, as the protocol reports them."""
+def in_force(ctx: DaemonContext) -> LimitsInForce:
+    """The limits in force (the config's, and how the pool enforces memory caps), as the
+    protocol reports them."""
+    config = ctx.config
+    executor = ctx.batch_engine.executor if ctx.batch_engine is not None else None
+    enforcement = getattr(executor, "memory_enforcement", "psutil")
     return LimitsInForce(
         max_workers=config.max_workers,
         enable_checkpoint=config.enable_checkpoint,
@@ -49,4 +53,5 @@ def in_force(config: Config) -> LimitsInForce:
         cpu_limit_percent=config.cpu_limit_percent,
         worker_memory_limit_mb=config.worker_memory_limit_mb,
         total_memory_limit_mb=config.total_memory_limit_mb,
+        memory_enforcement=enforcement if isinstance(enforcement, str) else "psutil",
     )

@@ -1,13 +1,19 @@
-"""``stats``: the daemon's resource use, journal counters and limits. CLI: ``batchctl stats``."""
+"""``stats``: the daemon's resource use, journal counters and limits. CLI: ``batchctl stats``.
+
+The worker figures (workers, limits in force, how often the limits acted) also go to the
+event stream as ``daemon.stats`` (``publish_stats``, called from the main loop's timers, at
+the pace of ``batchd.daemon.pool.reporting.StatsCadence``).
+"""
 
 from __future__ import annotations
 
 import os
-
-import psutil
+from collections.abc import Callable
 
 from batchd.daemon.commands.limits import in_force
 from batchd.daemon.context import DaemonContext
+from batchd.daemon.pool.executor import WorkerState
+from batchd.protocol.events import DaemonStats, Event
 from batchd.protocol.messages import (
     JournalStats,
     LimitActions,
@@ -43,11 +49,29 @@ def handle(ctx: DaemonContext, request: StatsRequest) -> StatsReply:
             records=counters.records,
             commits=counters.commits,
             fsyncs=counters.fsyncs,
+            error=ctx.journal_error,
         ),
-        limits=in_force(ctx.config),
+        limits=in_force(ctx),
         limit_actions=_limit_actions(ctx),
         workers=_workers(ctx),
     )
+
+
+def stats_event(ctx: DaemonContext) -> DaemonStats:
+    """The worker figures of ``stats`` as a ``daemon.stats`` event."""
+    return DaemonStats(os.getpid(), _workers(ctx), in_force(ctx), _limit_actions(ctx))
+
+
+def publish_stats(ctx: DaemonContext, publish: Callable[[Event], None], now: float) -> None:
+    """Publish ``daemon.stats`` when the pool's cadence says it is due (cheap otherwise)."""
+    executor = ctx.batch_engine.executor if ctx.batch_engine is not None else None
+    cadence = getattr(executor, "stats_cadence", None)
+    running = getattr(executor, "running", None)
+    if cadence is None or running is None or not cadence.due(now, running):
+        return
+    event = stats_event(ctx)
+    publish(event)
+    cadence.published(now, any(w.state == WorkerState.BUSY.value for w in event.workers))
 
 
 def _limit_actions(ctx: DaemonContext) -> LimitActions:
@@ -62,26 +86,24 @@ def _limit_actions(ctx: DaemonContext) -> LimitActions:
         found.cpu_throttled_seconds,
         found.memory_kills,
         found.total_memory_kills,
+        found.kernel_oom_kills,
     )
 
 
 def _workers(ctx: DaemonContext) -> tuple[WorkerStats, ...]:
-    """Each worker's state with its CPU use since the previous ``stats`` and its RSS."""
+    """Each worker's state with the pool's last figures of its tree (the worker and its
+    commands): CPU use in percent of one CPU, RSS summed."""
     if ctx.batch_engine is None:
         return ()
-    seen: dict[int, psutil.Process] = {}
-    stats = []
-    for worker in ctx.batch_engine.executor.workers():
-        process = ctx.worker_processes.get(worker.pid)
-        try:
-            if process is None:
-                process = psutil.Process(worker.pid)
-            cpu, rss = process.cpu_percent(interval=None), process.memory_info().rss
-        except psutil.Error:
-            continue  # it just exited; the next stats shows its replacement
-        seen[worker.pid] = process
-        stats.append(
-            WorkerStats(worker.pid, worker.state.value, cpu, rss, worker.batch, worker.item)
+    cpus = os.cpu_count() or 1
+    return tuple(
+        WorkerStats(
+            worker.pid,
+            worker.state.value,
+            (worker.cpu_percent or 0.0) * cpus,
+            worker.rss or 0,
+            worker.batch,
+            worker.item,
         )
-    ctx.worker_processes = seen
-    return tuple(stats)
+        for worker in ctx.batch_engine.executor.workers()
+    )

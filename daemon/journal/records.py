@@ -122,6 +122,15 @@ class BatchPurged(JournalRecord):
     time: float
 
 
+@dataclass(frozen=True, slots=True)
+class BatchSubmittedBy(JournalRecord):
+    """Who asked for batch ``batch`` (a plan's submitter, or a rollback's requester), as the
+    transport told: ``uid 1000 (pid 4242)``, a CURVE client key, or a connection."""
+
+    batch: int
+    who: str
+
+
 RECORD_TYPES: Final[Mapping[int, type[JournalRecord]]] = {
     1: DaemonStarted,
     2: DaemonStopped,
@@ -132,6 +141,7 @@ RECORD_TYPES: Final[Mapping[int, type[JournalRecord]]] = {
     7: BatchControl,
     8: RollbackOf,
     9: BatchPurged,
+    10: BatchSubmittedBy,
 }
 """Tag → record class. The tags are part of the on-disk format: never reuse or renumber one.
 Tags below 128 take one byte on disk."""

@@ -63,8 +63,9 @@ def run(step: Step, env: OpEnv, expected: Fingerprint | None = None) -> Outcome:
 def converged(
     step: Step, env: OpEnv, expected: Fingerprint, current: Fingerprint | None
 ) -> Outcome | None:
-    """Whether a handler finished cannot be told from the tree: never 'done'."""
-    return None
+    """Whether a handler finished cannot be told from the tree: never 'done'. A handler
+    whose path was absent before (it creates it) runs again, as it always did."""
+    return run(step, env, None) if expected.ino == 0 else None
 
 
 def _keep_originals(step: Step, env: OpEnv, declared: list[bytes]) -> list[bytes]:

@@ -20,8 +20,6 @@ _TRANSIENT: Final = frozenset(
     {
         errno.EAGAIN,
         errno.EBUSY,
-        errno.ENOSPC,
-        errno.EDQUOT,
         errno.EINTR,
         errno.ETIMEDOUT,
         errno.EIO,
@@ -45,8 +43,11 @@ class OpFailed(Exception):
 
 
 def classify(exc: OSError) -> ErrorKind:
-    """TRANSIENT for errors a retry may cure (full disk, busy, I/O, out of descriptors);
-    PERMANENT for everything else (missing, exists, denied, read-only, too long, loops...)."""
+    """NO_SPACE for a full filesystem or quota; TRANSIENT for errors a retry may cure (busy,
+    I/O, out of descriptors); PERMANENT for everything else (missing, exists, denied,
+    read-only, too long, loops...)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ErrorKind.NO_SPACE
     return ErrorKind.TRANSIENT if exc.errno in _TRANSIENT else ErrorKind.PERMANENT
 
 
@@ -73,8 +74,8 @@ _ADVICE: Final = {
     errno.EACCES: " (check the permissions of the file and its directory)",
     errno.EPERM: " (check ownership, immutable flags and the daemon's privileges)",
     errno.EROFS: " (the filesystem is mounted read-only)",
-    errno.ENOSPC: "; free some space, the item will be retried",
-    errno.EDQUOT: "; the disk quota is exhausted, the item will be retried",
+    errno.ENOSPC: "; the batch pauses: free some space, then batchctl resume",
+    errno.EDQUOT: "; the disk quota is exhausted: the batch pauses until batchctl resume",
 }
 
 

@@ -7,6 +7,12 @@ helpers (``copy_file``, ``copy_tree``, ``remove_tree``, ``fsync_dir``) are built
 hooked primitives. Nothing is translated here: ``OSError`` propagates to the op.
 
 Paths are ``bytes`` (``os.fsencode``) so that names that are not valid UTF-8 survive.
+
+With a :class:`~batchd.daemon.ops.roots.PathGuard` (allowed roots configured), every path is
+resolved to ``(parent dir fd, name)`` by a walk that never follows a symlink, and the syscall
+is its ``*at`` form on that fd (``_at``): a path outside the roots, or through a symlink, fails
+with :class:`~batchd.daemon.ops.roots.OutsideRoots` and nothing is touched. Without a guard the
+plain path calls are used (``AT_FDCWD``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import ctypes
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from typing import Any, Final, Protocol
+
+from batchd.daemon.ops.roots import PathGuard
 
 _RENAME_NOREPLACE: Final = 1
 _AT_FDCWD: Final = -100
@@ -65,19 +74,40 @@ class FileSystem:
     """
 
     def __init__(
-        self, hook: Hook = no_hook, *, use_renameat2: bool = True, share_dir_syncs: bool = False
+        self,
+        hook: Hook = no_hook,
+        *,
+        use_renameat2: bool = True,
+        share_dir_syncs: bool = False,
+        guard: PathGuard | None = None,
     ) -> None:
         self.hook = hook
+        self.guard = guard
         self._use_renameat2 = use_renameat2 and _renameat2 is not None
         self._share_dir_syncs = share_dir_syncs
         self._pending_dirs: dict[bytes, None] = {}
+
+    @contextlib.contextmanager
+    def _at(self, path: bytes) -> Iterator[tuple[int | None, bytes]]:
+        """``(dir_fd, name)`` to act on ``path``: its parent reached without symlinks under
+        the guard, else ``(None, path)`` (a plain path call)."""
+        guard = self.guard
+        if guard is None or guard.is_trusted(path) or path in guard.roots:
+            yield None, path  # a root itself is only ever synced or looked at
+            return
+        fd, name = guard.open_parent(path)
+        try:
+            yield fd, name
+        finally:
+            os.close(fd)
 
     # --- reading metadata -------------------------------------------------------------------
 
     def lstat(self, path: bytes) -> os.stat_result:
         """``os.lstat``: never follows a final symlink."""
         self.hook("lstat", path)
-        return os.lstat(path)
+        with self._at(path) as (fd, name):
+            return os.stat(name, dir_fd=fd, follow_symlinks=False)
 
     def fstat(self, fd: int) -> os.stat_result:
         """``os.fstat``."""
@@ -95,19 +125,34 @@ class FileSystem:
     def listdir(self, path: bytes) -> list[bytes]:
         """``os.listdir`` of a directory, sorted for determinism."""
         self.hook("listdir", path)
-        return sorted(os.listdir(path))
+        if self.guard is None or self.guard.is_trusted(path) or path in self.guard.roots:
+            return sorted(os.listdir(path))
+        with self._at(path) as (fd, name):
+            directory = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        try:
+            return sorted(os.fsencode(name) for name in os.listdir(directory))
+        finally:
+            os.close(directory)
 
     def readlink(self, path: bytes) -> bytes:
         """``os.readlink``."""
         self.hook("readlink", path)
-        return os.readlink(path)
+        with self._at(path) as (fd, name):
+            return os.readlink(name, dir_fd=fd)
 
     # --- file descriptors -------------------------------------------------------------------
 
     def open(self, path: bytes, flags: int, mode: int = 0o600) -> int:
-        """``os.open`` with ``O_CLOEXEC`` added."""
+        """``os.open`` with ``O_CLOEXEC`` added (and ``O_NOFOLLOW`` under a guard)."""
         self.hook("open", path)
-        return os.open(path, flags | os.O_CLOEXEC, mode)
+        if (
+            self.guard is not None
+            and not self.guard.is_trusted(path)
+            and path not in self.guard.roots
+        ):
+            flags |= os.O_NOFOLLOW
+        with self._at(path) as (fd, name):
+            return os.open(name, flags | os.O_CLOEXEC, mode, dir_fd=fd)
 
     def read(self, fd: int, size: int) -> bytes:
         """``os.read``."""
@@ -182,7 +227,8 @@ class FileSystem:
     def rename(self, src: bytes, dst: bytes) -> None:
         """``os.rename``: atomically replaces ``dst`` when it exists."""
         self.hook("rename", src, dst)
-        os.rename(src, dst)
+        with self._at(src) as (src_fd, src_name), self._at(dst) as (dst_fd, dst_name):
+            os.rename(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
 
     def rename_noreplace(self, src: bytes, dst: bytes) -> None:
         """Rename, failing with EEXIST when ``dst`` exists: ``renameat2(RENAME_NOREPLACE)``.
@@ -193,60 +239,85 @@ class FileSystem:
         (a race window that only the fallback has).
         """
         self.hook("rename_noreplace", src, dst)
-        if self._use_renameat2 and _renameat2 is not None:
-            if _renameat2(_AT_FDCWD, src, _AT_FDCWD, dst, _RENAME_NOREPLACE) == 0:
-                return
-            code = ctypes.get_errno()
-            if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-                raise OSError(code, os.strerror(code), src, None, dst)
-        if stat.S_ISDIR(os.lstat(src).st_mode):
-            if os.path.lexists(dst):
+        with self._at(src) as (src_fd, src_name), self._at(dst) as (dst_fd, dst_name):
+            if self._use_renameat2 and _renameat2 is not None:
+                at_src = _AT_FDCWD if src_fd is None else src_fd
+                at_dst = _AT_FDCWD if dst_fd is None else dst_fd
+                if _renameat2(at_src, src_name, at_dst, dst_name, _RENAME_NOREPLACE) == 0:
+                    return
+                code = ctypes.get_errno()
+                if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                    raise OSError(code, os.strerror(code), src, None, dst)
+            info = os.stat(src_name, dir_fd=src_fd, follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                try:
+                    os.stat(dst_name, dir_fd=dst_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    os.rename(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+                    return
                 raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), src, None, dst)
-            os.rename(src, dst)
-            return
-        os.link(src, dst, follow_symlinks=False)
-        os.unlink(src)
+            os.link(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd,
+                    follow_symlinks=False)  # fmt: skip
+            os.unlink(src_name, dir_fd=src_fd)
 
     def link(self, src: bytes, dst: bytes) -> None:
         """Hard link ``dst`` to ``src``'s inode; a symlink is linked itself, never followed."""
         self.hook("link", src, dst)
-        os.link(src, dst, follow_symlinks=False)
+        with self._at(src) as (src_fd, src_name), self._at(dst) as (dst_fd, dst_name):
+            os.link(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd,
+                    follow_symlinks=False)  # fmt: skip
 
     def unlink(self, path: bytes) -> None:
         """``os.unlink``."""
         self.hook("unlink", path)
-        os.unlink(path)
+        with self._at(path) as (fd, name):
+            os.unlink(name, dir_fd=fd)
 
     def mkdir(self, path: bytes, mode: int = 0o777) -> None:
         """``os.mkdir`` (the umask applies)."""
         self.hook("mkdir", path)
-        os.mkdir(path, mode)
+        with self._at(path) as (fd, name):
+            os.mkdir(name, mode, dir_fd=fd)
 
     def rmdir(self, path: bytes) -> None:
         """``os.rmdir``."""
         self.hook("rmdir", path)
-        os.rmdir(path)
+        with self._at(path) as (fd, name):
+            os.rmdir(name, dir_fd=fd)
 
     def symlink(self, target: bytes, path: bytes) -> None:
         """Create symlink ``path`` pointing at ``target``."""
         self.hook("symlink", path)
-        os.symlink(target, path)
+        with self._at(path) as (fd, name):
+            os.symlink(target, name, dir_fd=fd)
 
     def chmod(self, path: bytes, mode: int) -> None:
         """Set permission bits without following a symlink (Linux links have no mode: no-op)."""
         self.hook("chmod", path)
-        if not stat.S_ISLNK(os.lstat(path).st_mode):
-            os.chmod(path, stat.S_IMODE(mode))
+        with self._at(path) as (fd, name):
+            if stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                return
+            if fd is None:
+                os.chmod(name, stat.S_IMODE(mode))
+                return
+            # fchmodat cannot refuse a symlink on Linux: chmod the object we opened instead
+            target = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            try:
+                os.fchmod(target, stat.S_IMODE(mode))
+            finally:
+                os.close(target)
 
     def lchown(self, path: bytes, uid: int, gid: int) -> None:
         """``os.lchown``: the owner of the name itself, never a symlink's target."""
         self.hook("lchown", path)
-        os.lchown(path, uid, gid)
+        with self._at(path) as (fd, name):
+            os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
 
     def utime(self, path: bytes, atime_ns: int, mtime_ns: int) -> None:
         """Set times without following a symlink."""
         self.hook("utime", path)
-        os.utime(path, ns=(atime_ns, mtime_ns), follow_symlinks=False)
+        with self._at(path) as (fd, name):
+            os.utime(name, ns=(atime_ns, mtime_ns), dir_fd=fd, follow_symlinks=False)
 
     def fsync_dir(self, path: bytes) -> None:
         """fsync a directory so that names created or removed in it survive a crash."""

@@ -36,7 +36,9 @@ def run(step: Step, env: OpEnv, expected: Fingerprint | None = None) -> Outcome:
 def converged(
     step: Step, env: OpEnv, expected: Fingerprint, current: Fingerprint | None
 ) -> Outcome | None:
-    """A directory that is there is all mkdir wants."""
+    """A directory that is there is all mkdir wants; when the journaled pre-state says
+    nothing was there (``expected`` is ABSENT), this batch's interrupted run created it, and
+    the result says so (a rollback then removes it again)."""
     if current is not None and current.kind == stat.S_IFDIR:
-        return succeeded(step, env, step.path, EXISTS)
+        return succeeded(step, env, step.path, CREATED if expected.ino == 0 else EXISTS)
     return None

@@ -67,6 +67,8 @@ OPS: Final[dict[OpKind, Op]] = {
 def matches(current: Fingerprint | None, expected: Fingerprint) -> bool:
     """True when ``current`` is what ``expected`` describes. A directory is compared by
     (dev, ino, mode) only: its size and mtime change whenever entries come and go."""
+    if expected.ino == 0:  # ABSENT: nothing was there
+        return current is None
     if current is None:
         return False
     if expected.kind == stat.S_IFDIR:

@@ -38,6 +38,9 @@ class ErrorKind(enum.IntEnum):
     NONE = 0
     TRANSIENT = 1
     PERMANENT = 2
+    NO_SPACE = 3
+    """A full filesystem or quota (ENOSPC, EDQUOT): the batch pauses until space is freed
+    and it is resumed, instead of burning its retries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,12 @@ class Fingerprint:
         """Inverse of ``to_row``."""
         dev, ino, size, mtime_ns, mode = row
         return cls(dev, ino, size, mtime_ns, mode)
+
+
+ABSENT: Final = Fingerprint(0, 0, 0, 0, 0)
+"""The expected pre-state "nothing was there" (a journaled INTENT with inode 0): a path
+matches it only while it is absent; when something is there, the op's ``converged`` decides
+(a mkdir whose interrupted run created the directory reports it as created)."""
 
 
 @dataclass(frozen=True, slots=True)

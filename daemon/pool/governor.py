@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from batchd.daemon.pool import throttle
+from batchd.daemon.pool.cgroups import MemoryCgroups
 from batchd.daemon.pool.limits import (
     HoldBack,
     LimitCounters,
@@ -58,10 +59,20 @@ class _Stopped:
 
 
 class Governor:
-    """Applies ``Limits`` to the workers; one per pool."""
+    """Applies ``Limits`` to the workers; one per pool. With ``cgroups`` the memory caps are
+    also the hard limits of the workers' cgroups (``batchd.daemon.pool.cgroups``)."""
 
-    def __init__(self, limits: Limits, probe: ProcessProbe, period: float = throttle.PERIOD):
+    def __init__(
+        self,
+        limits: Limits,
+        probe: ProcessProbe,
+        period: float = throttle.PERIOD,
+        cgroups: MemoryCgroups | None = None,
+    ):
         self.limits = limits
+        self._cgroups = cgroups
+        if cgroups is not None:
+            cgroups.set_limits(limits.worker_memory, limits.total_memory)
         self.period = period
         self._probe = probe
         self._cpus = probe.cpus()
@@ -74,11 +85,14 @@ class Governor:
         self._usage: dict[int, Usage] = {}
         self._hold = HoldBack()
         self._counters = LimitCounters()
+        self._kernel_total_kills = 0
 
     def set_limits(self, limits: Limits, now: float) -> None:
         """Apply new limits from the next ``enforce``; lifting the CPU cap continues now."""
         self.limits = limits
         self._wake = now
+        if self._cgroups is not None:
+            self._cgroups.set_limits(limits.worker_memory, limits.total_memory)
         if not limits.cpu_capped:
             self.release(now)
         if not limits.total_memory:
@@ -104,6 +118,7 @@ class Governor:
         if limits.sampled and due:
             samples = self._sample(workers, now)
             self._next_sample = now + self.period
+        self.hold_back_after_kernel_kills(size, now)
         kills: list[MemoryKill] = []
         if samples is not None and limits.memory_limited:
             kills = self._memory(samples, size, now)
@@ -127,6 +142,21 @@ class Governor:
         self._wake = min(present) if present else None
         return kills
 
+    def hold_back_after_kernel_kills(self, size: int, now: float) -> None:
+        """Kills by the kernel at the total's hard limit hold workers back like ours (called
+        each turn, and by the pool when it buried a worker, before it replaces it)."""
+        total = 0 if self._cgroups is None else self._cgroups.kills["total"]
+        if total > self._kernel_total_kills:
+            new, self._kernel_total_kills = total - self._kernel_total_kills, total
+            self._hold = hold_back(
+                self._hold,
+                size=size,
+                total_kills=new,
+                total_used=0,
+                total_limit=self.limits.total_memory,
+                now=now,
+            )
+
     def deadline(self) -> float | None:
         """When ``enforce`` must run again (None: no limit needs it)."""
         return self._wake if self.limits.sampled or self._stopped else None
@@ -137,11 +167,13 @@ class Governor:
         ongoing = 0.0 if stopped is None else now - stopped.since
         return self._paused.get(pid, 0.0) + ongoing
 
-    def usage(self, pid: int) -> Usage:
-        """The last sample of ``pid``'s tree; read now when limits do not sample."""
+    def usage(self, pid: int, now: float) -> Usage:
+        """The last sample of ``pid``'s tree; read now when limits do not sample (the CPU
+        figure is then since the previous read)."""
         if not self.limits.sampled:
             tree = self._probe.usage(pid)
-            return Usage(rss=None if tree is None else tree.rss, stopped=pid in self._stopped)
+            if tree is not None:
+                self._record(pid, tree, now)
         return replace(self._usage.get(pid, Usage()), stopped=pid in self._stopped)
 
     def forget(self, pid: int, now: float) -> None:
@@ -157,8 +189,24 @@ class Governor:
         self._cycle = throttle.DutyCycle(usage=self._cycle.usage)
 
     def counters(self) -> LimitCounters:
-        """How often the limits acted."""
-        return replace(self._counters, workers_held_back=self._hold.workers)
+        """How often the limits acted (the kernel's kills at the cgroups' limits included)."""
+        counters = replace(self._counters, workers_held_back=self._hold.workers)
+        if self._cgroups is None:
+            return counters
+        worker, total = self._cgroups.kills["worker"], self._cgroups.kills["total"]
+        return replace(
+            counters,
+            memory_kills=counters.memory_kills + worker,
+            total_memory_kills=counters.total_memory_kills + total,
+            kernel_oom_kills=worker + total,
+        )
+
+    # --- cgroup hard limits -------------------------------------------------------------------
+
+    @property
+    def memory_enforcement(self) -> str:
+        """How memory caps are enforced: ``cgroup v1``, ``cgroup v2`` or ``psutil``."""
+        return "psutil" if self._cgroups is None else self._cgroups.enforcement
 
     # --- carrying out -------------------------------------------------------------------------
 
@@ -169,14 +217,18 @@ class Governor:
             if usage is None:
                 continue
             samples[worker.pid] = usage
-            cpu = None
-            last = self._last.get(worker.pid)
-            if last is not None and now > last[0]:
-                rate = max(0.0, usage.cpu_seconds - last[1].cpu_seconds) / (now - last[0])
-                cpu = 100.0 * rate / self._cpus
-            self._last[worker.pid] = (now, usage)
-            self._usage[worker.pid] = Usage(rss=usage.rss, cpu_percent=cpu)
+            self._record(worker.pid, usage, now)
         return samples
+
+    def _record(self, pid: int, usage: TreeUsage, now: float) -> None:
+        """Keep ``usage`` as ``pid``'s last sample, with its CPU use since the one before."""
+        cpu = None
+        last = self._last.get(pid)
+        if last is not None and now > last[0]:
+            rate = max(0.0, usage.cpu_seconds - last[1].cpu_seconds) / (now - last[0])
+            cpu = 100.0 * rate / self._cpus
+        self._last[pid] = (now, usage)
+        self._usage[pid] = Usage(rss=usage.rss, cpu_percent=cpu)
 
     def _memory(self, samples: dict[int, TreeUsage], size: int, now: float) -> list[MemoryKill]:
         limits = self.limits

@@ -210,7 +210,10 @@ class LimitCounters:
     ``cpu_throttles``: duty-cycle periods in which the workers were stopped;
     ``cpu_throttled_seconds``: how long they were stopped in all; ``memory_kills``: workers
     killed over the per-worker limit; ``total_memory_kills``: over the total limit;
-    ``workers_held_back``: workers the pool runs fewer right now because of the total limit.
+    ``workers_held_back``: workers the pool runs fewer right now because of the total limit;
+    ``kernel_oom_kills``: of the memory kills, those the kernel made at a cgroup hard limit
+    (a transform command or a worker, counted in ``memory_kills`` or ``total_memory_kills``
+    by which limit was reached).
     """
 
     cpu_throttles: int = 0
@@ -218,6 +221,7 @@ class LimitCounters:
     memory_kills: int = 0
     total_memory_kills: int = 0
     workers_held_back: int = 0
+    kernel_oom_kills: int = 0
 
 
 def backstop_outcome(outcome: Outcome, limit: int, backstop: int) -> Outcome:

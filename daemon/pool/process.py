@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import select
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 import psutil
@@ -43,6 +45,13 @@ class WorkerCommand:
         if limits.worker_memory_mb:
             options += ["--memory-limit-mb", str(limits.worker_memory_mb)]
         return WorkerCommand(self.python, tuple(options), self.env)
+
+    def in_group(self, group: Path | None) -> WorkerCommand:
+        """This command for a worker that runs in the memory cgroup ``group`` (None: none)."""
+        if group is None:
+            return self
+        options = (*self.options, "--memory-cgroup", os.fspath(group))
+        return WorkerCommand(self.python, options, self.env)
 
 
 @dataclass(eq=False)
@@ -178,3 +187,11 @@ class WorkerProcess:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self.board.close()
+
+
+def wait_readable(fds: Sequence[int], timeout: float) -> None:
+    """Sleep until one of ``fds`` is readable or ``timeout`` seconds passed."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    poller.poll(max(0, int(timeout * 1000)))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import sys
 import time
 from collections.abc import Mapping
@@ -23,18 +22,18 @@ from pathlib import Path
 from typing import Final
 
 from batchd.daemon.pool import decisions, messages
+from batchd.daemon.pool.cgroups import MemoryCgroups
 from batchd.daemon.pool.executor import Chunk, Executor, ExecutorEvent, WorkerInfo
 from batchd.daemon.pool.framing import FrameError, encode_frame
 from batchd.daemon.pool.governor import Governed, Governor
 from batchd.daemon.pool.limits import LimitCounters, Limits
 from batchd.daemon.pool.probe import ProcessProbe, PsutilProbe
-from batchd.daemon.pool.process import WorkerCommand, WorkerProcess
+from batchd.daemon.pool.process import WorkerCommand, WorkerProcess, wait_readable
+from batchd.daemon.pool.reporting import StatsCadence
 from batchd.daemon.pool.tracking import KillCause, RunningChunk, TrackedWorker
 
 log = logging.getLogger(__name__)
 
-OUTBOX_RETRY: Final = 0.01
-NO_PIDFD_POLL: Final = 0.5
 REAP_WAIT: Final = 5.0
 
 
@@ -46,6 +45,8 @@ class WorkerPool:
     told to exit may take. ``limits`` caps CPU and memory and sets the workers' niceness and
     I/O priority (None: no limits; ``niceness`` is the older way to set the niceness alone).
     ``probe`` reads and signals processes for the limits (tests pass a fake).
+    ``memory_cgroups``: make the memory caps hard limits of per-worker cgroups where a
+    writable memory cgroup exists (``batchd.daemon.pool.cgroups``).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class WorkerPool:
         niceness: int = 0,
         limits: Limits | None = None,
         probe: ProcessProbe | None = None,
+        memory_cgroups: bool = True,
     ) -> None:
         if size < 1:
             raise ValueError(f"a worker pool needs at least 1 worker, got {size}")
@@ -72,7 +74,10 @@ class WorkerPool:
             options.append("--no-rollback")
         self._base = WorkerCommand(python, tuple(options), env)
         self._command = self._base.with_limits(limits)
-        self._governor = Governor(limits, probe or PsutilProbe())
+        self._cgroups = MemoryCgroups.open() if memory_cgroups else None
+        self._governor = Governor(limits, probe or PsutilProbe(), cgroups=self._cgroups)
+        self.stats_cadence = StatsCadence()
+        """When the daemon publishes the pool's figures (``batchd.daemon.pool.reporting``)."""
         self._size = size
         self.recycle_after = recycle_after
         self.kill_grace = kill_grace
@@ -129,26 +134,9 @@ class WorkerPool:
         now = time.monotonic()
         deadlines: list[float | None] = [self._governor.deadline()]
         for worker in self._workers:
-            deadlines.append(worker.stop_deadline)
-            if worker.process.outbox:
-                deadlines.append(now + OUTBOX_RETRY)
-            if worker.process.pidfd is None:
-                deadlines.append(now + NO_PIDFD_POLL)
-            running = worker.running
-            if running is None or worker.kill is not None:
-                continue
-            flight = worker.flight()
-            position = running.received if flight is None else flight.position
-            if position < len(running.earliest):
-                started = now if flight is None else flight.started
-                deadlines.append(
-                    decisions.wake_deadline(
-                        decisions.InFlight(position, started),
-                        running.earliest[position],
-                        self.kill_grace,
-                        self._paused_in_flight(worker, flight, now),
-                    )
-                )
+            deadlines += worker.deadlines(
+                now, self.kill_grace, self._governor.paused(worker.pid, now)
+            )
         if self._missing() > 0:
             deadlines.append(max(now, self._spawn_not_before))
         return decisions.earliest(deadlines)
@@ -165,16 +153,22 @@ class WorkerPool:
         """A snapshot of every worker, with the step in flight read from its board and the
         resource figures from the limits' last sample (RSS read now when nothing samples)."""
         # Usage's fields are WorkerInfo's resource fields by name.
+        now = time.monotonic()
         return [
-            replace(worker.info(), **asdict(self._governor.usage(worker.pid)))
+            replace(worker.info(), **asdict(self._governor.usage(worker.pid, now)))
             for worker in self._workers
         ]
+
+    def running(self) -> bool:
+        """Whether any worker runs a chunk."""
+        return any(worker.running is not None for worker in self._workers)
 
     def resize(self, size: int) -> None:
         """Grow now; shrink by stopping idle workers first, busy ones after their chunk."""
         if size < 1:
             raise ValueError(f"a worker pool needs at least 1 worker, got {size}")
         self._size = size
+        self.stats_cadence.limits_changed = True
         now = time.monotonic()
         excess = sum(1 for worker in self._workers if worker.active) - size
         by_idleness = sorted(
@@ -204,7 +198,7 @@ class WorkerPool:
         events: list[ExecutorEvent] = []
         deadline = now + grace
         while self._workers and now < deadline:
-            self._wait_for_fds(min(deadline, self.next_deadline() or deadline) - now)
+            wait_readable(self.fds(), min(deadline, self.next_deadline() or deadline) - now)
             now = time.monotonic()
             events += self.collect(now)
         for worker in self._workers:
@@ -213,12 +207,14 @@ class WorkerPool:
             worker.process.kill()
         reap_deadline = time.monotonic() + REAP_WAIT
         while self._workers and time.monotonic() < reap_deadline:
-            self._wait_for_fds(0.05)
+            wait_readable(self.fds(), 0.05)
             events += self.collect(time.monotonic())
         for worker in self._workers:
             log.error("worker %d did not die after SIGKILL; leaving it", worker.pid)
             worker.process.close()
         self._workers.clear()
+        if self._cgroups is not None:
+            self._cgroups.close()
         return events
 
     # --- resource limits ----------------------------------------------------------------------
@@ -249,12 +245,18 @@ class WorkerPool:
         """The resource limits in force."""
         return self._governor.limits
 
+    @property
+    def memory_enforcement(self) -> str:
+        """How the memory caps are enforced: ``cgroup v1``, ``cgroup v2`` or ``psutil``."""
+        return self._governor.memory_enforcement
+
     def set_limits(self, limits: Limits) -> None:
         """Change the limits: caps apply from the next sample (lifting the CPU cap continues
         stopped workers now); niceness, I/O priority and the memory backstop apply to workers
         started from now on."""
         self._command = self._base.with_limits(limits)
         self._governor.set_limits(limits, time.monotonic())
+        self.stats_cadence.limits_changed = True
 
     def _paused_in_flight(
         self, worker: TrackedWorker, flight: decisions.InFlight | None, now: float
@@ -309,6 +311,8 @@ class WorkerPool:
             return
         events += running.done(message.stopped_at)
         worker.running = None
+        if self._cgroups is not None and worker.cgroup is not None:  # count the kernel's kills
+            worker.oom_kills = self._cgroups.oom_check(worker.cgroup, worker.oom_kills)[0]
         if not worker.stopping and (
             worker.retiring or decisions.should_recycle(worker.items_done, self.recycle_after)
         ):
@@ -347,6 +351,9 @@ class WorkerPool:
         self._governor.forget(worker.pid, now)  # continue anything of it still stopped
         returncode = worker.process.reap()
         self._workers.remove(worker)
+        if self._cgroups is not None:
+            self._cgroups.bury(worker, returncode)
+            self._governor.hold_back_after_kernel_kills(self._size, now)
         progress = worker.process.board.read()
         worker.process.close()
         running = worker.running
@@ -371,20 +378,17 @@ class WorkerPool:
         """Start workers up to the pool's size, unless start-up failures impose a pause."""
         while self._missing() > 0 and now >= self._spawn_not_before:
             try:
-                process = WorkerProcess.start(self._command)
+                if self._cgroups is None:
+                    process, group = WorkerProcess.start(self._command), None
+                else:
+                    process, group = self._cgroups.start_worker(self._command)
             except OSError as error:
                 self._failures += 1
                 delay = decisions.restart_delay(self._failures)
                 self._spawn_not_before = now + delay
                 log.error("cannot start a worker (%s); next attempt in %g s", error, delay)
                 return
-            self._workers.append(TrackedWorker(process))
-
-    def _wait_for_fds(self, timeout: float) -> None:
-        poller = select.poll()
-        for fd in self.fds():
-            poller.register(fd, select.POLLIN)
-        poller.poll(max(0, int(timeout * 1000)))
+            self._workers.append(TrackedWorker(process, cgroup=group))
 
 
 def _implements_executor(pool: WorkerPool) -> Executor:

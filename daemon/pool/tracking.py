@@ -8,6 +8,8 @@ is reported exactly once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
 
 from batchd.daemon.ops.step import ErrorKind, Outcome
 from batchd.daemon.pool import decisions
@@ -23,6 +25,9 @@ from batchd.daemon.pool.executor import (
 )
 from batchd.daemon.pool.framing import FrameError
 from batchd.daemon.pool.process import WorkerProcess
+
+OUTBOX_RETRY: Final = 0.01
+NO_PIDFD_POLL: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,8 @@ class TrackedWorker:
     # pool first saw it: the CPU cap's stops since then extend the step's time limit.
     flight_key: tuple[int, int, float] | None = None
     paused_at_flight: float = 0.0
+    cgroup: Path | None = None  # its memory cgroup, when the pool uses cgroups
+    oom_kills: int = 0  # the cgroup's OOM kills the pool has seen (and counted)
 
     @property
     def pid(self) -> int:
@@ -164,6 +171,32 @@ class TrackedWorker:
             self.flight_key = key
             self.paused_at_flight = paused
         return paused - self.paused_at_flight
+
+    def deadlines(self, now: float, kill_grace: float, paused: float) -> list[float | None]:
+        """When the pool must look at this worker again: its exit deadline, a write to
+        retry, a death to poll for (no pidfd), the time limit of the step in flight
+        (``paused``: the seconds the CPU cap has kept it stopped in all)."""
+        found = [self.stop_deadline]
+        if self.process.outbox:
+            found.append(now + OUTBOX_RETRY)
+        if self.process.pidfd is None:
+            found.append(now + NO_PIDFD_POLL)
+        running = self.running
+        if running is None or self.kill is not None:
+            return found
+        flight = self.flight()
+        position = running.received if flight is None else flight.position
+        if position < len(running.earliest):
+            started = now if flight is None else flight.started
+            found.append(
+                decisions.wake_deadline(
+                    decisions.InFlight(position, started),
+                    running.earliest[position],
+                    kill_grace,
+                    self.paused_in_flight(flight, paused),
+                )
+            )
+        return found
 
     def info(self) -> WorkerInfo:
         """A snapshot for ``Executor.workers``."""

@@ -2,7 +2,7 @@
 
 Started by the pool as ``python -m batchd.daemon.pool.worker --in-fd R --out-fd W --board-fd B
 --state-dir DIR [--no-rollback] [--nice N] [--ionice CLASS --ionice-level L]
-[--memory-limit-mb M]`` in a session of its own. It talks only on the two
+[--memory-limit-mb M] [--memory-cgroup DIR]`` in a session of its own. It talks only on the two
 pipe fds (stdout is pointed at stderr, so an op or a handler that prints cannot corrupt the
 protocol) and writes its progress to the shared board (``batchd.daemon.pool.board``).
 
@@ -39,6 +39,7 @@ from batchd.daemon.ops.env import OpEnv
 from batchd.daemon.ops.fs import FileSystem
 from batchd.daemon.ops.handlers import HandlerRegistry
 from batchd.daemon.ops.priority import nice_own_autogroup
+from batchd.daemon.ops.roots import PathGuard
 from batchd.daemon.ops.runner import run_step
 from batchd.daemon.ops.step import ErrorKind, Outcome
 from batchd.daemon.ops.undo import UndoStore
@@ -48,6 +49,7 @@ from batchd.daemon.pool.decisions import may_take_long, step_limit
 from batchd.daemon.pool.executor import Chunk
 from batchd.daemon.pool.framing import FrameDecoder, encode_frame
 from batchd.daemon.pool.limits import Limits, backstop_outcome
+from batchd.daemon.pool.oom_watch import OomWatch
 
 FLUSH_EVERY: Final = 64
 FLUSH_INTERVAL: Final = 0.005
@@ -123,6 +125,8 @@ class Worker:
         board: ProgressBoard,
         env: OpEnv,
         limits: Limits | None = None,
+        *,
+        oom: OomWatch | None = None,
     ) -> None:
         self.in_fd = in_fd
         self.out_fd = out_fd
@@ -134,6 +138,7 @@ class Worker:
         self._exit_requested = False
         self._outbox = OutcomeOutbox(out_fd, env.fs.sync_pending)
         self.limits = limits or Limits()
+        self.oom = oom
 
     def serve(self) -> None:
         """Announce readiness, then run chunks until told to exit or the pipe closes."""
@@ -177,6 +182,8 @@ class Worker:
             backstop = self.limits.backstop
             if backstop is not None:
                 outcome = backstop_outcome(outcome, self.limits.worker_memory, backstop)
+            if self.oom is not None:  # the kernel killed at the cgroup's hard limit
+                outcome = self.oom.check(outcome, slow=may_take_long(step))
             finished = time.monotonic()
             self.board.publish(chunk.chunk_id, position + 1, None)
             self._outbox.add(chunk.chunk_id, outcome, finished - started, finished)
@@ -235,6 +242,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--ionice", choices=("none", "best-effort", "idle"), default="none")
     parser.add_argument("--ionice-level", type=int, default=7)
     parser.add_argument("--memory-limit-mb", type=int, default=0)
+    parser.add_argument("--memory-cgroup", type=Path, default=None)
     return parser.parse_args(argv)
 
 
@@ -278,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker_memory_mb=args.memory_limit_mb,
     )
     apply_limits(limits)
-    fs = FileSystem(share_dir_syncs=True)
+    fs = FileSystem(share_dir_syncs=True, guard=PathGuard.from_environment())
     env = OpEnv(
         fs=fs,
         undo=UndoStore(args.state_dir / "undo", fs),
@@ -286,7 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         enable_rollback=not args.no_rollback,
         handlers=HandlerRegistry(),
     )
-    worker = Worker(args.in_fd, args.out_fd, ProgressBoard(args.board_fd), env, limits)
+    oom = None if args.memory_cgroup is None else OomWatch(args.memory_cgroup)
+    worker = Worker(args.in_fd, args.out_fd, ProgressBoard(args.board_fd), env, limits, oom=oom)
     try:
         worker.serve()
     except BrokenPipeError:

@@ -17,9 +17,15 @@ from pathlib import Path
 
 from batchd.daemon.batches.batch import CODES, Batch
 from batchd.daemon.batches.engine import BatchEngine
-from batchd.daemon.journal.records import BatchControl, BatchCreated, RollbackOf
+from batchd.daemon.journal.records import (
+    BatchControl,
+    BatchCreated,
+    BatchSubmittedBy,
+    RollbackOf,
+)
 from batchd.daemon.ops.fs import FileSystem
 from batchd.daemon.ops.undo import UndoStore
+from batchd.daemon.peers import requesting_peer
 from batchd.daemon.plan.store import PlanStore, PlanStoreWriter, execution_order
 from batchd.daemon.rollback.ledger import Ledger, read_ledger, undone_by, write_ledger
 from batchd.daemon.rollback.overlap import overlaps, touched
@@ -30,7 +36,7 @@ from batchd.daemon.rollback.planner import (
     plan_rollback,
     selected,
 )
-from batchd.daemon.rollback.preview import conflict
+from batchd.daemon.rollback.preview import conflicts as preview_conflicts
 from batchd.daemon.rollback.selection import Selection
 from batchd.daemon.rollback.states import state_after_rollbacks
 from batchd.protocol.batch_messages import BatchState, ItemState
@@ -39,6 +45,7 @@ from batchd.protocol.errors import (
     InvalidArguments,
     RollbackBlocked,
     RollbackUnavailable,
+    Unavailable,
 )
 from batchd.protocol.rollback_messages import RollbackAction, RollbackReply, RollbackRequest
 
@@ -182,7 +189,13 @@ class Rollbacks:
                 )
 
     def _target(self, batch: Batch) -> TargetBatch:
-        post = self.registry.results(batch.id).post_states()
+        try:
+            post = self.registry.results(batch.id).post_states()
+        except OSError as error:
+            raise Unavailable(
+                f"the results of batch {batch.id} cannot be written or read ({error}); "
+                "free some space and ask again"
+            ) from None
         return TargetBatch(batch.id, batch.steps, batch.item_states, batch.undone, post)
 
     def _check_blocking(
@@ -219,12 +232,10 @@ class Rollbacks:
 
     def _preview(self, plan: RollbackPlan) -> RollbackReply:
         ordered = sorted(plan.undos, key=lambda undo: undo.level)
-        actions = []
-        for undo in ordered:
-            reason = conflict(undo, self.fs)
-            actions.append(
-                RollbackAction(undo.origin[0], undo.step.line, undo.action, undo.step.path, reason)
-            )
+        actions = [
+            RollbackAction(undo.origin[0], undo.step.line, undo.action, undo.step.path, reason)
+            for undo, reason in zip(ordered, preview_conflicts(ordered, self.fs), strict=True)
+        ]
         conflicts = sum(1 for action in actions if action.conflict)
         shown = sorted(actions, key=lambda action: not action.conflict)[:PREVIEW_LIMIT]
         return RollbackReply(
@@ -255,6 +266,8 @@ class Rollbacks:
         )
         for target in plan.batches:
             self.journal.append(RollbackOf(batch_id, target, wall))
+        batch.submitted_by = requesting_peer().describe()
+        self.journal.append(BatchSubmittedBy(batch_id, batch.submitted_by))
         self.registry.add(batch)
         self.ledgers[batch_id] = ledger
         for target in plan.batches:

@@ -70,6 +70,18 @@ PROMISED: dict[str, tuple[bool, list[str]]] = {
         False,
         ["daemon_p50_us", "daemon_p99_us", "echo_p50_us", "echo_p99_us", "ratio_p50"],
     ),
+    "bench_rollback.py": (
+        False,
+        [
+            "forward_per_s",
+            "plan_s",
+            "exec_per_s",
+            "total_per_s",
+            "rename_back_per_s",
+            "rollback_vs_forward",
+            "rollback_vs_rename_loop",
+        ],
+    ),
     "bench_moves.py": (
         False,
         [

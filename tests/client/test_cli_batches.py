@@ -40,6 +40,7 @@ PROGRESS_KEYS = {
     "rollback_of",
     "rolled_back",
     "conflicts",
+    "note",
 }
 
 RUNNING = progress_of(3, BatchState.RUNNING, 500, 120, name="photos", rate=50.1, eta=7.6)

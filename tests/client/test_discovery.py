@@ -71,4 +71,5 @@ def test_hint_for_another_runtime_dir_names_the_option() -> None:
 
 
 def test_hint_for_other_endpoints() -> None:
-    assert start_hint("tcp://h:5555", {}, USER) == "start batchd on that endpoint"
+    assert start_hint("ipc://@abstract", {}, USER) == "start batchd on that endpoint"
+    assert "curve_allowed_clients_dir" in start_hint("tcp://h:5555", {}, USER)

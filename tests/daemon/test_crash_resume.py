@@ -34,6 +34,7 @@ def _plan(items: list[dict[str, object]]) -> bytes:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~5 s a trial (forward, kills, rollback) on 2 busy cores
 def test_random_kill_9_of_the_daemon_resumes_to_the_oracle_tree(
     tmp_path: Path, daemon_factory: type[RunningDaemon]
 ) -> None:

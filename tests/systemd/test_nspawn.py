@@ -51,6 +51,7 @@ systemd-tmpfiles --create /etc/tmpfiles.d/batchd.conf
 mkdir -p /srv/e2e /etc/systemd/system/batchd.service.d
 chown batchd:batchd /srv/e2e
 printf '[Service]\nReadWritePaths=/srv/e2e\n' >/etc/systemd/system/batchd.service.d/roots.conf
+printf 'allowed_roots = ["/srv/e2e"]\n' >>/etc/batchd/batchd.toml
 # The test's batchd is an editable install in this checkout: keep the checkout and its venv
 # visible to the service even where they live under /tmp (PrivateTmp= hides that).
 printf '[Service]\nBindReadOnlyPaths=%s\n' "$DEVPATHS" \
@@ -158,7 +159,7 @@ def test_unit_starts_serves_stops_and_is_restarted_by_the_watchdog(tmp_path: Pat
     assert results["status"] == "ready; idle", why
     assert results["user"] == "batchd", why
     assert (results["batchctl_rc"], results.get("made_by")) == ("0", "batchd"), why
-    # /etc is not among the ReadWritePaths: the item fails, nothing is made.
+    # /etc is outside the allowed roots (and not among the ReadWritePaths): refused.
     assert results["outside_roots_rc"] == "1" and "outside_roots" not in results, why
     assert results["stop"] == "success/0", why
     entries = [json.loads(line) for line in (share / "batch1.json").read_text().splitlines()]

@@ -6,11 +6,10 @@ import contextlib
 import hashlib
 import os
 import stat
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
+from tmpfs import mount_tmpfs, unmount
 
 from batchd.daemon.ops.env import OpEnv
 from batchd.daemon.ops.names import is_temp_name
@@ -20,27 +19,7 @@ BATCH = 7
 
 EnvFactory = Callable[..., OpEnv]
 
-
-def mount_tmpfs(where: Path, size: str = "4m", options: str = "") -> None:
-    """Mount a tmpfs at ``where`` (created); skip the test where mounting is not allowed."""
-    where.mkdir(parents=True, exist_ok=True)
-    opts = f"size={size}" + (f",{options}" if options else "")
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        # CI runs as root and can mount: there a failure to mount is a failure, not a skip.
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"cannot mount a tmpfs in CI: {result.stderr.strip()}")
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
-
-
-def unmount(where: Path) -> None:
-    """Unmount (lazily, so an open fd never fails the teardown)."""
-    subprocess.run(["umount", "-l", str(where)], check=False, capture_output=True)
+__all__ = ["mount_tmpfs", "unmount"]  # re-exported from tests/helpers/tmpfs.py
 
 
 def step(op: OpKind, path: Path | bytes, dest: Path | bytes | None = None, **kw: object) -> Step:

@@ -83,14 +83,14 @@ def test_across_filesystems(env: OpEnv, tree: Path, tmpfs: Callable[..., Path]) 
     assert snapshot(mnt)[b"a"] == snapshot(tree)[b"a"]
 
 
-def test_enospc_is_transient_and_cleans_up(
+def test_enospc_is_no_space_and_cleans_up(
     env: OpEnv, tree: Path, tmpfs: Callable[..., Path]
 ) -> None:
     mnt = tmpfs("tiny", "256k")
     write(tree / "big", os.urandom(1 << 20))
     before = snapshot(tree)
     outcome = run_step(copy(tree / "big", mnt / "big"), env)
-    assert outcome.error_kind == ErrorKind.TRANSIENT
+    assert outcome.error_kind == ErrorKind.NO_SPACE
     assert "no space left on device while copying" in outcome.error
     assert os.listdir(mnt) == [] and snapshot(tree) == before
 

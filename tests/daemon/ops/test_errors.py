@@ -11,13 +11,18 @@ from batchd.daemon.ops.step import ErrorKind
 
 PERMANENT = [errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
              errno.EEXIST, errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP, errno.EXDEV]  # fmt: skip
-TRANSIENT = [errno.EAGAIN, errno.EBUSY, errno.ENOSPC, errno.EDQUOT, errno.EINTR,
+TRANSIENT = [errno.EAGAIN, errno.EBUSY, errno.EINTR,
              errno.ETIMEDOUT, errno.EIO, errno.EMFILE, errno.ENFILE]  # fmt: skip
 
 
 @pytest.mark.parametrize("code", PERMANENT)
 def test_permanent(code: int) -> None:
     assert classify(OSError(code, "x")) == ErrorKind.PERMANENT
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_full_disk_is_its_own_kind(code: int) -> None:
+    assert classify(OSError(code, "x")) == ErrorKind.NO_SPACE
 
 
 @pytest.mark.parametrize("code", TRANSIENT)
@@ -37,6 +42,6 @@ def test_messages_name_path_and_advice() -> None:
     assert (
         full.message == "no space left on device while copying /a to /b; the original is untouched"
     )
-    assert full.kind == ErrorKind.TRANSIENT
+    assert full.kind == ErrorKind.NO_SPACE
     denied = describe(OSError(errno.EACCES, "x", b"/caf\xe9"), "moving")
     assert denied.startswith("permission denied while moving: /caf") and "permissions" in denied

@@ -176,7 +176,7 @@ def test_across_filesystems_enospc_leaves_original_untouched(env: OpEnv, tree: P
     big = write(tree / "big", os.urandom(1 << 20))
     before = snapshot(tree)
     outcome = run_step(move(big, mnt / "big"), env)
-    assert outcome.error_kind == ErrorKind.TRANSIENT, outcome
+    assert outcome.error_kind == ErrorKind.NO_SPACE, outcome
     assert "no space left on device while copying" in outcome.error
     assert "the original is untouched" in outcome.error
     assert snapshot(tree) == before and os.listdir(mnt) == []

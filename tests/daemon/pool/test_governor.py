@@ -72,7 +72,11 @@ def test_no_limits_no_sampling_no_deadline() -> None:
     assert governor.enforce(BUSY, 2, 1.0) == []
     assert governor.deadline() is None
     assert probe.signals == []
-    assert governor.usage(100).rss == 50 * MIB  # read on demand for stats
+    probe.advance(1.0)
+    first = governor.usage(100, 1.0)
+    assert first.rss == 50 * MIB and first.cpu_percent is None  # read on demand for stats
+    probe.advance(3.0)
+    assert governor.usage(100, 3.0).cpu_percent == 100.0  # since the previous read
 
 
 def test_the_cap_stops_and_continues_whole_trees() -> None:
@@ -119,8 +123,8 @@ def test_memory_kills_and_counters() -> None:
         (200, "memory limit exceeded (450 MiB > 400 MiB)")
     ]
     assert governor.counters().memory_kills == 1
-    assert governor.usage(200).pss == 450 * MIB
-    assert governor.usage(100).pss is None  # RSS under the limit: PSS not read
+    assert governor.usage(200, 0.0).pss == 450 * MIB
+    assert governor.usage(100, 0.0).pss is None  # RSS under the limit: PSS not read
     assert governor.deadline() == PERIOD
     assert governor.enforce(BUSY, 2, PERIOD / 2) == []  # not due yet: no sample
 

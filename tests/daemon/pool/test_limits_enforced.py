@@ -1,5 +1,8 @@
 """Resource limits on the real WorkerPool: CPU cap, memory caps, niceness and I/O priority.
 
+The memory tests here are of the sampled limits (psutil) and the RLIMIT_DATA backstop, so
+their pools run without cgroups; the cgroup hard limits are tested in ``test_cgroups``.
+
 Measurements use psutil directly (not the pool's own probe): the CPU time of every
 descendant of this test process — the workers and their transform commands — as a fraction of
 the whole machine (2 CPUs: 100 % = 2 CPU-seconds per second).
@@ -153,7 +156,9 @@ def test_workers_over_their_memory_limit_are_killed_and_their_items_fail(
     command that each hold 600 MiB are caught by sampling and killed; a handler asking for
     8 GiB at once hits the backstop. Every other item of the chunk completes."""
     own_rss = psutil.Process().memory_info().rss
-    driver = start_pool(2, env=handler_env, limits=Limits(worker_memory_mb=256))
+    driver = start_pool(
+        2, env=handler_env, limits=Limits(worker_memory_mb=256), memory_cgroups=False
+    )
     victim = tmp_path / "victim.txt"
     victim.write_text("untouched\n")
     hold = "b = bytearray(600 * 2**20); import time; time.sleep(5)"
@@ -193,7 +198,9 @@ def test_workers_over_their_memory_limit_are_killed_and_their_items_fail(
 def test_over_the_total_limit_the_biggest_worker_is_killed(
     start_pool, handler_env, tmp_path
 ) -> None:
-    driver = start_pool(2, env=handler_env, limits=Limits(total_memory_mb=400))
+    driver = start_pool(
+        2, env=handler_env, limits=Limits(total_memory_mb=400), memory_cgroups=False
+    )
     driver.ready()
     driver.pool.submit(_chunk(1, [_call(1, "hog", tmp_path, mib=100, seconds=3)]))
     driver.until(lambda: driver.pool.capacity() == 1)

@@ -36,7 +36,12 @@ def test_a_mixed_batch_rolls_back_to_the_original_tree(
     before = manifest(root, with_mtime=True)
     batch = _run(daemon, root, b"".join(json.dumps(i).encode() + b"\n" for i in plan.items))
     assert daemon.progress(batch).state is BatchState.COMPLETED
+    # The dry run judges each step by the tree the steps before it leave: swaps, cycles and
+    # the directories the batch made are no conflicts.
+    dry = _rollback(daemon, batch, dry_run=True)
+    assert dry.rollback is None and dry.conflicts == 0, [a for a in dry.preview if a.conflict]
     reply = _rollback(daemon, batch)
+    assert reply.actions == dry.actions
     assert reply.rollback is not None and reply.batches == (batch,)
     done = daemon.wait_batch(reply.rollback)
     assert done.state is BatchState.COMPLETED, daemon.batchctl("show", str(reply.rollback)).stdout
@@ -99,6 +104,30 @@ def test_an_edit_with_the_same_size_and_mtime_is_a_conflict_left_untouched_then_
     assert daemon.wait_batch(redo.rollback).state is BatchState.COMPLETED
     assert edited.read_bytes() == b"HELLO WORLX\n"
     assert (root / "c.txt").read_bytes() == b"a new c\n"
+
+
+def test_a_file_deleted_after_the_batch_is_a_conflict_and_nothing_else_moves(
+    daemon: RunningDaemon, tmp_path: Path
+) -> None:
+    root = tmp_path / "data"
+    _files(root, {"a.txt": b"a\n", "b.txt": b"b\n"})
+    batch = _run(
+        daemon,
+        root,
+        plan_bytes(
+            {"op": "move", "src": "a.txt", "dst": "a2.txt"},
+            {"op": "copy", "src": "b.txt", "dst": "b2.txt"},
+        ),
+    )
+    (root / "a2.txt").unlink()  # the user deleted the moved file
+    (root / "b2.txt").unlink()  # and the copy
+    dry = _rollback(daemon, batch, dry_run=True)
+    assert dry.conflicts == 2 and all("gone" in a.conflict for a in dry.preview), dry
+    reply = _rollback(daemon, batch)
+    assert reply.rollback is not None
+    done = daemon.wait_batch(reply.rollback)
+    assert done.state is BatchState.FAILED and done.conflicts == 2
+    assert sorted(p.name for p in root.iterdir()) == ["b.txt"]  # nothing was invented
 
 
 def test_selected_items_and_paths_roll_back_alone(daemon: RunningDaemon, tmp_path: Path) -> None:
@@ -195,11 +224,13 @@ def test_history_purge_and_a_rollback_after_the_purge(
     events = json_of(daemon.batchctl("--json", "history"))["events"]
     kinds = [(e["event"], e["batch"]) for e in events]
     assert kinds == [("submitted", batch), ("ended", batch), ("purged", batch)]
+    assert f"by uid {os.getuid()} (pid " in events[0]["detail"]  # who submitted it
     # History survives a restart (the times are journaled and checkpointed).
     assert daemon.stop() == 0
     daemon.start()
     again = json_of(daemon.batchctl("--json", "history"))["events"]
     assert [(e["event"], e["batch"]) for e in again] == kinds
+    assert again[0]["detail"] == events[0]["detail"]  # journaled, so it survives
 
 
 def test_rollback_disabled_says_so(daemon_factory: type[RunningDaemon], tmp_path: Path) -> None:
