@@ -13,6 +13,8 @@ import contextlib
 import logging
 import socket
 import threading
+import time
+from collections.abc import Callable
 
 from batchd.daemon.journal import Journal, JournalWriteError
 
@@ -22,8 +24,10 @@ log = logging.getLogger(__name__)
 class BackgroundCommitter:
     """Owns the thread that commits ``journal`` whenever the loop asks."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, on_commit: Callable[[float], None] | None = None) -> None:
         self._journal = journal
+        self._on_commit = on_commit
+        """Told the seconds each group commit took (the metrics' commit latency)."""
         self._reader, self._writer = socket.socketpair()
         for end in (self._reader, self._writer):
             end.setblocking(False)
@@ -75,7 +79,10 @@ class BackgroundCommitter:
                 return
             try:
                 if self._journal.pending:
+                    started = time.perf_counter()
                     self._journal.commit()
+                    if self._on_commit is not None:
+                        self._on_commit(time.perf_counter() - started)
             except JournalWriteError as exc:
                 self._error = exc
                 if exc.fatal:

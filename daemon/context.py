@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psutil
@@ -29,6 +30,8 @@ class DaemonContext:
     started_monotonic: float = field(default_factory=time.monotonic)
     process: psutil.Process = field(default_factory=psutil.Process)
     batch_engine: BatchEngine | None = None
+    commit_observer: Callable[[float], None] | None = None
+    """Told the duration of each journal group commit (set by the metrics exporter)."""
     journal_error: str = ""
     """The last journal write failure while it lasts (say ENOSPC); empty when writes work."""
     rollback_coordinator: Rollbacks | None = None

@@ -62,7 +62,7 @@ class MainLoop:
         self._poller.register(server.control, zmq.POLLIN)
         self._poller.register(server.events, zmq.POLLIN)
         self._poller.register(signals.wakeup_fd, zmq.POLLIN)
-        self.committer = BackgroundCommitter(ctx.journal)
+        self.committer = BackgroundCommitter(ctx.journal, on_commit=ctx.commit_observer)
         self._poller.register(self.committer.wake_fd, zmq.POLLIN)
         self._retry_commit_at = 0.0
         self._engine_fds: set[int] = set()

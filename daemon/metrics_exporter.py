@@ -29,6 +29,7 @@ from batchd.protocol.batch_messages import ItemState
 
 log = logging.getLogger(__name__)
 
+COMMIT_BUCKETS: Final = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0)
 LATENCY_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 )  # fmt: skip
@@ -134,6 +135,12 @@ class MetricsExporter:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.commit_latency = Histogram(
+            "batchd_journal_commit_seconds",
+            "Duration of each journal group commit (one write + one fdatasync).",
+            buckets=COMMIT_BUCKETS,
+            registry=self.registry,
+        )
         self._counters = {
             ItemState.COMPLETED: self.items_completed,
             ItemState.FAILED: self.items_failed,
@@ -161,6 +168,7 @@ class MetricsExporter:
         engine = ctx.batch_engine
         if engine is not None:
             engine.item_observer = self.observe_item
+        ctx.commit_observer = self.commit_latency.observe  # thread-safe: the commit thread
         log.info("metrics served at http://%s:%d/metrics", self.host, self.port)
 
     def observe_item(self, state: ItemState, seconds: float) -> None:

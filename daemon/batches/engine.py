@@ -18,6 +18,7 @@ from batchd.daemon.batches.batch import CODES, Batch
 from batchd.daemon.batches.publisher import ProgressPublisher
 from batchd.daemon.batches.recovery import RecoveredBatch
 from batchd.daemon.batches.registry import BatchRegistry
+from batchd.daemon.batches.restore import restore_batches
 from batchd.daemon.batches.results import ItemResult
 from batchd.daemon.batches.retry import RetryPolicy
 from batchd.daemon.batches.scheduling import Candidate, chunk_size, next_batch
@@ -32,7 +33,7 @@ from batchd.daemon.journal.records import (
     ItemIntent,
 )
 from batchd.daemon.ops.step import ABSENT, ErrorKind, Fingerprint, Step
-from batchd.daemon.plan.store import PlanStore, PlanStoreError
+from batchd.daemon.plan.store import PlanStore
 from batchd.daemon.pool.executor import (
     Chunk,
     ChunkFinished,
@@ -92,55 +93,8 @@ class BatchEngine:
     def restore(self, recovered: Mapping[int, RecoveredBatch], *, resume: bool, now: float) -> None:
         """Rebuild the journal's batches at start; unfinished ones run on (``resume``) or
         wait as ``interrupted`` for ``batchctl resume``."""
-        for batch_id in sorted(recovered):
-            found = recovered[batch_id]
-            try:
-                store = PlanStore.open(self.registry.directory(batch_id))
-            except PlanStoreError as exc:
-                log.error(
-                    "batch %d cannot be restored: %s", batch_id, exc, extra={"BATCH_ID": batch_id}
-                )
-                continue
-            created = found.created
-            if found.ended is not None:
-                state = BatchState(found.ended)
-            elif found.cancelled:
-                state = BatchState.CANCELLED
-            elif found.paused:
-                state = BatchState.PAUSED
-            else:
-                state = BatchState.RUNNING if resume else BatchState.INTERRUPTED
-            batch = Batch.restored(
-                batch_id,
-                created.name,
-                store,
-                states=found.states,
-                attempts=found.attempts,
-                expected=found.expected,
-                errors=found.errors,
-                priority=created.priority,
-                submitted_at=created.time,
-                now=now,
-                state=state,
-                ended=found.ended is not None,
-            )
-            batch.end_journaled = found.ended is not None
-            batch.ran_state = None if found.ended is None else BatchState(found.ended)
-            batch.ended_wall = found.ended_time if found.ended is not None else None
-            batch.rollback_of = tuple(found.rollback_of)
-            batch.purged_at = found.purged_at
-            batch.submitted_by = found.submitted_by
+        for batch in restore_batches(self.registry, recovered, resume=resume, now=now):
             self.registry.add(batch)
-            if found.ended is None:
-                log.info(
-                    "batch %d restored %s: %d of %d items done, %d interrupted",
-                    batch_id,
-                    batch.state.value,
-                    batch.completed + batch.failed,
-                    batch.total,
-                    len(found.interrupted),
-                    extra={"BATCH_ID": batch_id},
-                )
 
     # -- loop steps ----------------------------------------------------------------------
 
