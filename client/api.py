@@ -138,11 +138,13 @@ class Client(UndoCommands):
         cpu_limit_percent: int | None = None,
         worker_memory_limit_mb: int | None = None,
         total_memory_limit_mb: int | None = None,
+        batch: int | None = None,
         timeout: float | None = None,
     ) -> LimitsInForce:
-        """Change limits at run time (None leaves one as is); returns the limits in force."""
+        """Change limits at run time (None leaves one as is); returns the limits in force.
+        With ``batch``, ``cpu_limit_percent`` caps that batch only (100: no cap)."""
         request = LimitsRequest(
-            max_workers, cpu_limit_percent, worker_memory_limit_mb, total_memory_limit_mb
+            max_workers, cpu_limit_percent, worker_memory_limit_mb, total_memory_limit_mb, batch
         )
         return self._connection.request(request, LimitsInForce, self._timeout(timeout))
 

@@ -112,7 +112,10 @@ def _limits_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu", metavar="P", type=int, help="CPU cap, percent of the machine")
     parser.add_argument("--worker-memory", metavar="MB", type=int, help="per worker, 0: none")
     parser.add_argument("--total-memory", metavar="MB", type=int, help="all workers, 0: none")
-    parser.epilog = "example: batchctl limits --cpu 50 --workers 2"
+    parser.add_argument(
+        "--batch", metavar="ID", type=int, help="--cpu caps this batch only (100: no cap)"
+    )
+    parser.epilog = "example: batchctl limits --cpu 50 --workers 2 (or --batch 7 --cpu 25)"
 
 
 def _limits(client: Client, args: argparse.Namespace, out: Output) -> int:
@@ -123,6 +126,7 @@ def _limits(client: Client, args: argparse.Namespace, out: Output) -> int:
         cpu_limit_percent=args.cpu,
         worker_memory_limit_mb=args.worker_memory,
         total_memory_limit_mb=args.total_memory,
+        batch=args.batch,
     )
     out.emit(json_document(reply) if out.json else aligned(limits_rows(reply)))
     return EXIT_OK

@@ -99,8 +99,16 @@ class JournalStats:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchCpuLimit:
+    """The CPU cap of one batch's workers and their commands, percent of the machine."""
+
+    batch: int
+    cpu_limit_percent: int
+
+
+@dataclass(frozen=True, slots=True)
 class LimitsInForce:
-    """Configured limits as the daemon applies them."""
+    """Configured limits as the daemon applies them, and the CPU caps of running batches."""
 
     max_workers: int
     enable_checkpoint: bool
@@ -109,18 +117,21 @@ class LimitsInForce:
     worker_memory_limit_mb: int
     total_memory_limit_mb: int
     memory_enforcement: str = "psutil"
+    batch_cpu_limits: tuple[BatchCpuLimit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class LimitsRequest:
     """Change limits at run time (nil: leave as is); until restart, the config file rules
-    after it. The reply is the LimitsInForce after the change."""
+    after it. With ``batch``, ``cpu_limit_percent`` is that batch's cap (100: none). The
+    reply is the LimitsInForce after the change."""
 
     COMMAND: ClassVar[str] = "limits"
     max_workers: int | None = None
     cpu_limit_percent: int | None = None
     worker_memory_limit_mb: int | None = None
     total_memory_limit_mb: int | None = None
+    batch: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

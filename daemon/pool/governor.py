@@ -3,7 +3,9 @@
 The pool calls ``enforce`` on every loop turn; it samples (through a ``ProcessProbe``) only
 when a period is due, asks the pure decisions (``batchd.daemon.pool.throttle`` for the CPU
 duty cycle, ``batchd.daemon.pool.limits`` for memory) what to do, stops and continues the
-busy workers' process groups, and returns the memory kills for the pool to carry out.
+busy workers' process groups, and returns the memory kills for the pool to carry out. Each CPU
+cap — the workers' and each batch's — runs its own duty cycle (``batchd.daemon.pool.cpu_caps``);
+a worker is stopped while any cycle covering it says so.
 
 Nothing stays stopped: every stop is followed by a continue within one period; a worker that
 stops being busy (exits, is told to stop, is killed, is forgotten) is continued at once; and
@@ -15,10 +17,10 @@ limit by them.
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 
-from batchd.daemon.pool import throttle
+from batchd.daemon.pool import cpu_caps, throttle
 from batchd.daemon.pool.cgroups import MemoryCgroups
 from batchd.daemon.pool.limits import (
     HoldBack,
@@ -35,10 +37,12 @@ from batchd.daemon.pool.probe import ProcessProbe, TreeUsage
 
 @dataclass(frozen=True, slots=True)
 class Governed:
-    """A worker the governor looks after; only ``busy`` ones (running a step) are stopped."""
+    """A worker the governor looks after; only ``busy`` ones (running a chunk, of ``batch``)
+    are stopped."""
 
     pid: int
     busy: bool
+    batch: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,7 @@ class Governor:
         self.period = period
         self._probe = probe
         self._cpus = probe.cpus()
-        self._cycle = throttle.DutyCycle()
+        self._caps = cpu_caps.CpuCaps()
         self._next_sample = 0.0
         self._wake: float | None = 0.0  # sample at the first turn
         self._stopped: dict[int, _Stopped] = {}
@@ -88,13 +92,15 @@ class Governor:
         self._kernel_total_kills = 0
 
     def set_limits(self, limits: Limits, now: float) -> None:
-        """Apply new limits from the next ``enforce``; lifting the CPU cap continues now."""
+        """Apply new limits from the next ``enforce``; lifting a CPU cap (the workers' or a
+        batch's) continues now what only it kept stopped."""
         self.limits = limits
         self._wake = now
         if self._cgroups is not None:
             self._cgroups.set_limits(limits.worker_memory, limits.total_memory)
-        if not limits.cpu_capped:
-            self.release(now)
+        self._caps = self._caps.keep(limits.cpu_caps(self._cpus))
+        still = self._caps.stopped()
+        self._continue([pid for pid in self._stopped if pid not in still], now)
         if not limits.total_memory:
             self._hold = HoldBack()
 
@@ -110,11 +116,9 @@ class Governor:
         configured size (for the hold-back after total-limit kills).
         """
         limits = self.limits
-        cap = limits.cpu_cap(self._cpus)
+        caps = limits.cpu_caps(self._cpus)
         samples: dict[int, TreeUsage] | None = None
-        due = now >= self._next_sample or (
-            cap is not None and throttle.sample_due(self._cycle, self.period, now)
-        )
+        due = now >= self._next_sample or self._caps.sample_due(self.period, now)
         if limits.sampled and due:
             samples = self._sample(workers, now)
             self._next_sample = now + self.period
@@ -126,15 +130,18 @@ class Governor:
         if samples is not None:
             seconds = {pid: usage.cpu_seconds for pid, usage in samples.items()}
             cpu_samples = throttle.CpuSamples(now, seconds)
-        decision = throttle.decide_cpu(self._cycle, cpu_samples, cap, self.period, now)
-        self._cycle = decision.state
         killed = {kill.worker for kill in kills}
-        busy = {worker.pid for worker in workers if worker.busy and worker.pid not in killed}
-        if decision.action is throttle.CpuAction.CONTINUE:
-            self._continue(list(self._stopped), now)
-        elif decision.action is throttle.CpuAction.STOP:
-            self._stop(busy, now)
-        self._continue([pid for pid in self._stopped if pid not in busy], now)
+        busy = {
+            worker.pid: worker.batch
+            for worker in workers
+            if worker.busy and worker.pid not in killed
+        }
+        decision = cpu_caps.decide_caps(
+            self._caps, busy, cpu_samples, caps, period=self.period, now=now
+        )
+        self._caps = decision.state
+        self._continue([pid for pid in self._stopped if pid not in decision.stopped], now)
+        self._stop(decision.stopped - self._stopped.keys(), decision.stops, now)
         wakes = [decision.wake_at]
         if limits.sampled:
             wakes.append(self._next_sample)
@@ -184,9 +191,9 @@ class Governor:
         self._usage.pop(pid, None)
 
     def release(self, now: float) -> None:
-        """Continue every stopped process and start the duty cycle afresh."""
+        """Continue every stopped process and start the duty cycles afresh."""
         self._continue(list(self._stopped), now)
-        self._cycle = throttle.DutyCycle(usage=self._cycle.usage)
+        self._caps = cpu_caps.CpuCaps()
 
     def counters(self) -> LimitCounters:
         """How often the limits acted (the kernel's kills at the cgroups' limits included)."""
@@ -259,14 +266,15 @@ class Governor:
         )
         return kills
 
-    def _stop(self, pids: set[int], now: float) -> None:
-        if not pids:
-            return
+    def _stop(self, pids: Set[int], stops: int, now: float) -> None:
+        """Stop ``pids``' trees; ``stops`` duty cycles entered their stop phase."""
         for pid in pids:
             groups = self._probe.groups(self._probe.tree(pid))
             self._probe.signal_groups(groups, signal.SIGSTOP)
             self._stopped[pid] = _Stopped(groups, now)
-        self._counters = replace(self._counters, cpu_throttles=self._counters.cpu_throttles + 1)
+        if stops:
+            throttles = self._counters.cpu_throttles + stops
+            self._counters = replace(self._counters, cpu_throttles=throttles)
 
     def _continue(self, pids: list[int], now: float) -> None:
         longest = 0.0

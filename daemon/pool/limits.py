@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from batchd.daemon.ops.step import ErrorKind, Outcome
@@ -42,7 +42,9 @@ class Limits:
     machine (100: no cap). ``worker_memory_mb``/``total_memory_mb``: PSS of one worker's tree
     and of all workers' trees, in MiB (0: none). ``nice``: added to the workers' niceness
     (inherited by their commands). ``ionice_class``: ``"none"`` (leave it), ``"best-effort"``
-    (with ``ionice_level`` 0 to 7, 7 the lowest) or ``"idle"``.
+    (with ``ionice_level`` 0 to 7, 7 the lowest) or ``"idle"``. ``batch_cpu_percent``:
+    (batch id, percent) pairs, each capping the workers running that batch (and their
+    commands) on top of ``cpu_percent``; set at run time only (``with_batch_cpu``).
     """
 
     cpu_percent: int = 100
@@ -51,10 +53,16 @@ class Limits:
     nice: int = 0
     ionice_class: str = "none"
     ionice_level: int = 7
+    batch_cpu_percent: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.cpu_percent <= 100:
             raise ValueError(f"cpu_percent must be 1 to 100, got {self.cpu_percent}")
+        for batch, percent in self.batch_cpu_percent:
+            if not 1 <= percent < 100:
+                raise ValueError(f"the CPU cap of batch {batch} must be 1 to 99, got {percent}")
+        if len({batch for batch, _ in self.batch_cpu_percent}) < len(self.batch_cpu_percent):
+            raise ValueError("a batch can have one CPU cap only")
         if self.worker_memory_mb < 0 or self.total_memory_mb < 0:
             raise ValueError("memory limits must be 0 (none) or positive")
         if not 0 <= self.nice <= 19:
@@ -70,6 +78,11 @@ class Limits:
         return self.cpu_percent < 100
 
     @property
+    def any_cpu_cap(self) -> bool:
+        """Whether some CPU cap (the workers' or a batch's) is set."""
+        return self.cpu_capped or bool(self.batch_cpu_percent)
+
+    @property
     def memory_limited(self) -> bool:
         """Whether any memory limit is set."""
         return self.worker_memory_mb > 0 or self.total_memory_mb > 0
@@ -77,11 +90,33 @@ class Limits:
     @property
     def sampled(self) -> bool:
         """Whether enforcing these limits needs periodic samples."""
-        return self.cpu_capped or self.memory_limited
+        return self.any_cpu_cap or self.memory_limited
 
     def cpu_cap(self, cpus: int) -> float | None:
         """The cap in CPU-seconds per second on a machine of ``cpus`` CPUs (None: no cap)."""
         return self.cpu_percent / 100 * cpus if self.cpu_capped else None
+
+    def cpu_caps(self, cpus: int) -> dict[int | None, float]:
+        """Every CPU cap in CPU-seconds per second: None for all workers, a batch id for the
+        workers running that batch."""
+        caps: dict[int | None, float] = {
+            batch: percent / 100 * cpus for batch, percent in self.batch_cpu_percent
+        }
+        cap = self.cpu_cap(cpus)
+        if cap is not None:
+            caps[None] = cap
+        return caps
+
+    def batch_cpu(self, batch: int) -> int | None:
+        """The CPU cap of ``batch`` in percent of the machine (None: it has none)."""
+        return dict(self.batch_cpu_percent).get(batch)
+
+    def with_batch_cpu(self, batch: int, percent: int | None) -> Limits:
+        """These limits with ``batch``'s CPU cap set to ``percent`` (None or 100: removed)."""
+        caps = {key: value for key, value in self.batch_cpu_percent if key != batch}
+        if percent is not None and percent < 100:
+            caps[batch] = percent
+        return replace(self, batch_cpu_percent=tuple(sorted(caps.items())))
 
     @property
     def worker_memory(self) -> int:

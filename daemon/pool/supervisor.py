@@ -225,7 +225,11 @@ class WorkerPool:
         ``collect``; cheap when nothing is due. Workers told to exit (shutdown included) are
         never stopped, but memory limits hold until they are gone."""
         governed = [
-            Governed(worker.pid, busy=worker.active and worker.running is not None)
+            Governed(
+                worker.pid,
+                busy=worker.active and worker.running is not None,
+                batch=None if worker.running is None else worker.running.chunk.batch,
+            )
             for worker in self._workers
             if worker.kill is None
         ]

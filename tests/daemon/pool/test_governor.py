@@ -138,3 +138,19 @@ def test_total_kills_hold_a_worker_back() -> None:
     assert governor.held_back == 1
     assert governor.counters().total_memory_kills == 1
     assert governor.counters().workers_held_back == 1
+
+
+def test_a_batch_cap_stops_only_that_batch_and_lifting_it_continues() -> None:
+    probe = FakeProbe()
+    limits = Limits().with_batch_cpu(7, 25)  # 0.5 CPU-s/s of 2 CPUs for batch 7
+    governor = Governor(limits, probe)
+    workers = [Governed(100, busy=True, batch=7), Governed(200, busy=True, batch=8)]
+    _drive(governor, probe, 5.0, workers)
+    stopped_groups = {group for group, signum in probe.signals if signum == signal.SIGSTOP}
+    assert stopped_groups == {100, 101}
+    assert governor.paused(200, probe.now) == 0.0
+    while not probe.stopped:
+        _drive(governor, probe, probe.now + 0.01, workers)
+    governor.set_limits(limits.with_batch_cpu(7, None), probe.now)  # the batch ended
+    assert probe.stopped == set()
+    assert governor.deadline() is None
