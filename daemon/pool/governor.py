@@ -247,7 +247,14 @@ class Governor:
             measured.append(MemorySample(pid, usage.rss, pss))
             if pss is not None:
                 self._usage[pid] = replace(self._usage[pid], pss=pss)
-        kills = decide_memory(measured, limits.worker_memory, limits.total_memory)
+        # Where cgroups hold the caps the kernel enforces them; sampling only measures then,
+        # or both would kill for one excess (and count it twice).
+        kernel = self.memory_enforcement != "psutil"
+        kills = decide_memory(
+            measured,
+            0 if kernel else limits.worker_memory,
+            0 if kernel else limits.total_memory,
+        )
         over_total = sum(1 for kill in kills if kill.over_total)
         self._counters = replace(
             self._counters,
