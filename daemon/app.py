@@ -92,7 +92,7 @@ def run_daemon(config: Config, paths: DaemonPaths) -> int:
             fold.batches.copy_batches(), resume=config.enable_checkpoint, now=time.monotonic()
         )
         ctx.batch_engine = engine
-        ctx.rollback_coordinator, ctx.undo_purger = _start_rollbacks(config, paths, engine)
+        ctx.rollback_coordinator, ctx.undo_purger = _start_rollbacks(config, paths, engine, service)
         server.bind()
         log.info(
             "batchd %s ready (pid %d): control %s, events %s, state %s, %d workers",
@@ -162,12 +162,17 @@ def _start_engine(
 
 
 def _start_rollbacks(
-    config: Config, paths: DaemonPaths, engine: BatchEngine
+    config: Config, paths: DaemonPaths, engine: BatchEngine, service: ServiceNotifier
 ) -> tuple[Rollbacks, Purger]:
     """Rollback and purging beside the restored engine (a purge the journal holds but a
     crash interrupted is repeated now)."""
     undo_root = paths.state_dir / "undo"
-    rollbacks = Rollbacks(engine, undo_root, enabled=config.enable_rollback)
+    rollbacks = Rollbacks(
+        engine,
+        undo_root,
+        enabled=config.enable_rollback,
+        keepalive=lambda: service.tick(engine.registry.active, time.monotonic()),
+    )
     rollbacks.restore()
     purger = Purger(
         engine.registry,

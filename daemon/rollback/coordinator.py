@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from batchd.daemon.batches.batch import CODES, Batch
@@ -65,7 +66,16 @@ def when(wall: float) -> str:
 class Rollbacks:
     """The daemon's rollbacks, beside its batch engine."""
 
-    def __init__(self, engine: BatchEngine, undo_root: Path, *, enabled: bool) -> None:
+    def __init__(
+        self,
+        engine: BatchEngine,
+        undo_root: Path,
+        *,
+        enabled: bool,
+        keepalive: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.keepalive = keepalive
+        """Called while planning works through big batches (pings the service watchdog)."""
         self.engine = engine
         self.registry = engine.registry
         self.journal = engine.journal
@@ -134,7 +144,9 @@ class Rollbacks:
             self._check_ready(batch, now, wall, dry_run=request.dry_run)
         targets = [self._target(batch) for batch in batches]
         self._check_blocking(batches, targets, selection)
-        plan = plan_rollback(targets, selection, self.store, force=request.force)
+        plan = plan_rollback(
+            targets, selection, self.store, force=request.force, keepalive=self.keepalive
+        )
         if plan.missing and not request.force:
             batch_id, line, reason = plan.missing[0]
             raise RollbackUnavailable(
@@ -203,7 +215,8 @@ class Rollbacks:
     ) -> None:
         asked = {batch.id for batch in batches}
         for target in reversed(targets):  # oldest first
-            mine = touched(step for step, _ in selected(completed_items(target), selection))
+            items = completed_items(target, self.keepalive)
+            mine = touched(step for step, _ in selected(items, selection))
             blocking = []
             for other in self.registry:
                 if other.id <= target.id or other.id in asked or other.rollback_of:
@@ -225,16 +238,17 @@ class Rollbacks:
         """Steps of ``batch`` whose effect is (or may soon be) in the tree."""
         if batch.ended is None:
             return batch.steps.read(0, batch.total)
-        return [step for step, _ in completed_items(self._target_light(batch))]
+        return [step for step, _ in completed_items(self._target_light(batch), self.keepalive)]
 
     def _target_light(self, batch: Batch) -> TargetBatch:
         return TargetBatch(batch.id, batch.steps, batch.item_states, batch.undone, {})
 
     def _preview(self, plan: RollbackPlan) -> RollbackReply:
         ordered = sorted(plan.undos, key=lambda undo: undo.level)
+        reasons = preview_conflicts(ordered, self.fs, self.keepalive)
         actions = [
             RollbackAction(undo.origin[0], undo.step.line, undo.action, undo.step.path, reason)
-            for undo, reason in zip(ordered, preview_conflicts(ordered, self.fs), strict=True)
+            for undo, reason in zip(ordered, reasons, strict=True)
         ]
         conflicts = sum(1 for action in actions if action.conflict)
         shown = sorted(actions, key=lambda action: not action.conflict)[:PREVIEW_LIMIT]

@@ -15,7 +15,7 @@ Pure except for reading the batches' steps and looking into the undo store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -72,13 +72,22 @@ class RollbackPlan:
     """(batch, index) of selected items with nothing to undo (checksums)."""
 
 
-def completed_items(target: TargetBatch) -> list[tuple[Step, int]]:
-    """(step, forward level) of every completed item not undone yet, in execution order."""
+def _nothing() -> None:
+    """The default keep-alive: nothing to tell."""
+
+
+def completed_items(
+    target: TargetBatch, keepalive: Callable[[], None] = _nothing
+) -> list[tuple[Step, int]]:
+    """(step, forward level) of every completed item not undone yet, in execution order;
+    ``keepalive`` is called after every chunk read (the daemon pings its watchdog: planning
+    a million-item rollback runs in its loop for seconds)."""
     found: list[tuple[Step, int]] = []
     states, undone = target.states, target.undone
     for span in target.steps.levels:
         end = span.first + span.count
         for first in range(span.first, end, READ_CHUNK):
+            keepalive()
             count = min(READ_CHUNK, end - first)
             chunk = states[first : first + count]
             if _COMPLETED not in chunk:
@@ -99,15 +108,22 @@ def selected(items: list[tuple[Step, int]], selection: Selection) -> list[tuple[
 
 
 def plan_rollback(
-    targets: Sequence[TargetBatch], selection: Selection, store: UndoStore, *, force: bool
+    targets: Sequence[TargetBatch],
+    selection: Selection,
+    store: UndoStore,
+    *,
+    force: bool,
+    keepalive: Callable[[], None] = _nothing,
 ) -> RollbackPlan:
-    """Plan the undo of ``targets`` (newest first)."""
+    """Plan the undo of ``targets`` (newest first); ``keepalive`` as for completed_items."""
     plan = RollbackPlan()
     base = 0
     for target in targets:
-        items = selected(completed_items(target), selection)
+        items = selected(completed_items(target, keepalive), selection)
         inverses = []
-        for step, level in items:
+        for number, (step, level) in enumerate(items):
+            if number % READ_CHUNK == 0:
+                keepalive()
             post, digest, result = target.post_states.get(step.index, (None, b"", ""))
             try:
                 undo = inverse_steps(

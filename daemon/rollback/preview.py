@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from batchd.daemon.ops.content import content_digest
 from batchd.daemon.ops.fs import FileSystem
@@ -67,11 +67,16 @@ def _fingerprint(path: bytes) -> Fingerprint | None:
         return None
 
 
-def conflicts(undos: list[PlannedUndo], fs: FileSystem) -> list[str]:
-    """The reason each of ``undos`` (in the order they run) would fail ("" if it would not)."""
+def conflicts(
+    undos: list[PlannedUndo], fs: FileSystem, keepalive: Callable[[], None] = lambda: None
+) -> list[str]:
+    """The reason each of ``undos`` (in the order they run) would fail ("" if it would not);
+    ``keepalive`` is called every few thousand steps (the daemon's watchdog)."""
     overlay = _Overlay()
     reasons = []
-    for undo in undos:
+    for number, undo in enumerate(undos):
+        if number % 4096 == 0:
+            keepalive()
         reason = _check(undo, overlay, fs)
         if not reason:
             _apply(undo.step, overlay)

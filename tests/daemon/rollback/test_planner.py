@@ -17,6 +17,7 @@ from batchd.daemon.ops.step import Fingerprint, OpKind, Step
 from batchd.daemon.ops.undo import UndoStore
 from batchd.daemon.plan.store import PlanStore, PlanStoreWriter
 from batchd.daemon.rollback.planner import (
+    READ_CHUNK,
     PlannedUndo,
     RollbackPlan,
     TargetBatch,
@@ -302,3 +303,24 @@ def test_force_checks_nothing_and_overwrites(mixed: Forward, undo_store: UndoSto
         undo.step.overwrite for undo in plan.undos if undo.step.op in (OpKind.MOVE, OpKind.RESTORE)
     )
     assert plan.missing == [(5, 7, plan.missing[0][2])]  # forcing does not invent undo data
+
+
+def test_planning_a_big_batch_keeps_the_watchdog_fed(tmp_path: Path) -> None:
+    # Planning runs in the daemon's loop: a million-item rollback takes seconds, so the
+    # planner calls keepalive (the watchdog ping) for every chunk it reads and plans.
+    steps = [
+        Step(i, i + 1, OpKind.MOVE, b"/w/a%d" % i, b"/w/b%d" % i) for i in range(3 * READ_CHUNK)
+    ]
+    directory = tmp_path / "plan"
+    PlanStoreWriter(directory, batch=1).write(steps, [0] * len(steps))
+    store = UndoStore(tmp_path / "undo", FileSystem())
+    calls: list[int] = []
+    with PlanStore.open(directory) as plan:
+        target = TargetBatch(
+            1, plan, bytearray([CODES[ItemState.COMPLETED]]) * len(steps), None, {}
+        )
+        result = plan_rollback(
+            [target], Selection(), store, force=False, keepalive=lambda: calls.append(1)
+        )
+    assert len(result.undos) == len(steps)
+    assert len(calls) >= 6  # 3 chunks read + 3 chunks planned
