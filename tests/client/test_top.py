@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import shutil
-import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,61 +12,18 @@ import pytest
 from polling import wait_until
 from running_daemon import BATCHCTL, RunningDaemon
 from sample_plans import slow_batch
-
-needs_tmux = pytest.mark.skipif(
-    shutil.which("tmux") is None and os.environ.get("CI") != "true",
-    reason="needs tmux (make test installs it as root)",
-)
-
-
-class Tmux:
-    """A detached 120x30 tmux session on a private server, running one shell command."""
-
-    def __init__(self, command: str, env: dict[str, str]) -> None:
-        self.server = f"batchd-top-{uuid.uuid4().hex[:12]}"
-        self._run("new-session", "-d", "-x", "120", "-y", "30", command, env=env)
-
-    def screen(self) -> list[str]:
-        """The visible lines of the pane."""
-        return [line.rstrip() for line in self._run("capture-pane", "-p").stdout.splitlines()]
-
-    def keys(self, *keys: str) -> None:
-        """Type keys into the pane."""
-        self._run("send-keys", *keys)
-
-    def close(self) -> None:
-        """Stop this session's own tmux server."""
-        self._run("kill-server", check=False)
-
-    def _run(
-        self, *args: str, env: dict[str, str] | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["tmux", "-L", self.server, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=10,
-            check=check,
-        )
+from terminal import Terminal, needs_tmux, terminals
 
 
 @pytest.fixture
-def tmux() -> Iterator[Callable[[str], Tmux]]:
-    started: list[Tmux] = []
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TMUX")}
-    env["TERM"] = "xterm-256color"
-
-    def start(command: str) -> Tmux:
-        started.append(Tmux(command, env))
-        return started[-1]
-
-    yield start
-    for session in started:
-        session.close()
+def tmux() -> Iterator[Callable[[str], Terminal]]:
+    starter = terminals()
+    start = next(starter)
+    yield lambda command: start(command, 120, 30)
+    next(starter, None)
 
 
-def screen_when(session: Tmux, condition: Callable[[str], object]) -> str:
+def screen_when(session: Terminal, condition: Callable[[str], object]) -> str:
     """The screen as one text once `condition` holds for it."""
 
     def check() -> str | None:
@@ -83,7 +36,7 @@ def screen_when(session: Tmux, condition: Callable[[str], object]) -> str:
 @needs_tmux
 @pytest.mark.slow
 def test_top_shows_workers_and_batches_live_and_q_quits_with_0(
-    daemon: RunningDaemon, tmp_path: Path, tmux: Callable[[str], Tmux]
+    daemon: RunningDaemon, tmp_path: Path, tmux: Callable[[str], Terminal]
 ) -> None:
     batch = slow_batch(daemon, tmp_path, count=400)
     command = (
@@ -111,7 +64,7 @@ def test_top_shows_workers_and_batches_live_and_q_quits_with_0(
 
 
 @needs_tmux
-def test_ctrl_c_quits_top_with_0(daemon: RunningDaemon, tmux: Callable[[str], Tmux]) -> None:
+def test_ctrl_c_quits_top_with_0(daemon: RunningDaemon, tmux: Callable[[str], Terminal]) -> None:
     command = (
         f"{shlex.quote(BATCHCTL)} --runtime-dir {shlex.quote(str(daemon.runtime_dir))} top;"
         " echo EXIT=$?; sleep 60"

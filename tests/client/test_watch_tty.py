@@ -2,74 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
-import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fake_router import FakeBatchd, FakePublisher, FakeRouter, ProgressScript
 from polling import wait_until
+from terminal import Terminal, needs_tmux, terminals
 
 from batchd.protocol.batch_messages import BatchState
 
 BATCHCTL = Path(sys.executable).with_name("batchctl")
 
-# `make test` installs tmux; in CI its absence is a failure, elsewhere a reason to skip.
-pytestmark = pytest.mark.skipif(
-    shutil.which("tmux") is None and os.environ.get("CI") != "true",
-    reason="needs tmux (make test installs it as root)",
-)
-
-
-class Terminal:
-    """A detached tmux session of 100x20 on a private server, running one command."""
-
-    def __init__(self, command: str) -> None:
-        self.server = f"batchd-test-{uuid.uuid4().hex[:12]}"
-        env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TMUX")}
-        env["TERM"] = "xterm-256color"
-        self._tmux("new-session", "-d", "-x", "100", "-y", "20", command, env=env)
-
-    def screen(self) -> list[str]:
-        """The visible lines of the pane, trailing blanks removed."""
-        text = self._tmux("capture-pane", "-p", "-t", "0").stdout
-        return [line.rstrip() for line in text.splitlines()]
-
-    def close(self) -> None:
-        """Stop this test's tmux server (only ours: it has its own socket name)."""
-        self._tmux("kill-server", check=False)
-
-    def _tmux(
-        self, *args: str, env: dict[str, str] | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["tmux", "-L", self.server, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=10,
-            check=check,
-        )
+pytestmark = needs_tmux
 
 
 @pytest.fixture
-def terminal_factory() -> Iterator[type[Terminal]]:
-    started: list[Terminal] = []
-
-    class Factory(Terminal):
-        def __init__(self, command: str) -> None:
-            super().__init__(command)
-            started.append(self)
-
-    yield Factory
-    for terminal in started:
-        terminal.close()
+def terminal_factory() -> Iterator[Callable[[str], Terminal]]:
+    yield from terminals()
 
 
 def screen_when(terminal: Terminal, condition: Callable[[list[str]], object]) -> list[str]:
@@ -87,7 +40,7 @@ def lines_with(screen: list[str], text: str) -> list[int]:
 
 
 def test_watch_draws_one_bar_per_batch_in_place(
-    control: str, publish_endpoint: str, terminal_factory: type[Terminal]
+    control: str, publish_endpoint: str, terminal_factory: Callable[[str], Terminal]
 ) -> None:
     scripts = {
         3: ProgressScript(3, total=500, duration=1.5, name="photos"),
