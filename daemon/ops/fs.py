@@ -3,8 +3,8 @@
 Each method calls ``self.hook(name, *paths)`` immediately before its system call, so a crash
 harness can count the hook points of a workload and then kill the process at the Nth one
 (``os._exit`` inside the hook): every side effect of an op sits behind a hook call. Composite
-helpers (``copy_file``, ``copy_tree``, ``remove_tree``, ``fsync_dir``) are built only from the
-hooked primitives. Nothing is translated here: ``OSError`` propagates to the op.
+helpers (``copy_file``, ``copy_tree``, ``remove_tree``: :mod:`.fs_trees`; ``fsync_dir``) are
+built only from the hooked primitives. Nothing is translated here: ``OSError`` propagates to the op.
 
 Paths are ``bytes`` (``os.fsencode``) so that names that are not valid UTF-8 survive.
 
@@ -25,6 +25,7 @@ import stat
 from collections.abc import Iterator
 from typing import Any, Final, Protocol
 
+from batchd.daemon.ops.fs_trees import TreeOperations
 from batchd.daemon.ops.roots import PathGuard
 
 _RENAME_NOREPLACE: Final = 1
@@ -66,7 +67,7 @@ def _load_renameat2() -> Any:
 _renameat2 = _load_renameat2()
 
 
-class FileSystem:
+class FileSystem(TreeOperations):
     """File syscalls of the ops, each preceded by ``hook(name, *paths)``.
 
     ``use_renameat2=False`` forces the link+unlink fallback of :meth:`rename_noreplace` (the
@@ -353,70 +354,3 @@ class FileSystem:
                 self.fsync_dir(directory)
             except FileNotFoundError:
                 continue
-
-    # --- composites built only from the primitives above ------------------------------------
-
-    def copy_file(self, src: bytes, dst: bytes) -> os.stat_result:
-        """Copy a regular file to a new ``dst`` (O_EXCL): content, mode, owner (as root),
-        mtime; fsynced. Returns the source's ``fstat`` taken before reading."""
-        src_fd = self.open(src, os.O_RDONLY | os.O_NOFOLLOW)
-        try:
-            info = self.fstat(src_fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise OSError(errno.EINVAL, "not a regular file", src)
-            dst_fd = self.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                while self.copy_range(src_fd, dst_fd, _COPY_CHUNK):
-                    pass
-                self._copy_owner_fd(dst_fd, info)
-                self.fchmod(dst_fd, info.st_mode)
-                self.futime(dst_fd, info.st_atime_ns, info.st_mtime_ns)
-                self.fsync(dst_fd)
-            finally:
-                os.close(dst_fd)
-        finally:
-            os.close(src_fd)
-        return info
-
-    def copy_tree(self, src: bytes, dst: bytes) -> None:
-        """Copy a file, symlink (as a link, never followed) or directory tree to a new ``dst``,
-        keeping modes, mtimes and (as root) owners; every file and directory is fsynced.
-        Hard links inside a tree become separate files. Special files raise EOPNOTSUPP."""
-        info = self.lstat(src)
-        if stat.S_ISREG(info.st_mode):
-            self.copy_file(src, dst)
-        elif stat.S_ISLNK(info.st_mode):
-            self.symlink(self.readlink(src), dst)
-            if os.geteuid() == 0:
-                self.lchown(dst, info.st_uid, info.st_gid)
-            self.utime(dst, info.st_atime_ns, info.st_mtime_ns)
-        elif stat.S_ISDIR(info.st_mode):
-            self.mkdir(dst, 0o700)
-            for name in self.listdir(src):
-                self.copy_tree(os.path.join(src, name), os.path.join(dst, name))
-            if os.geteuid() == 0:
-                self.lchown(dst, info.st_uid, info.st_gid)
-            self.chmod(dst, info.st_mode)
-            self.utime(dst, info.st_atime_ns, info.st_mtime_ns)
-            self.fsync_dir(dst)
-        else:
-            raise OSError(errno.EOPNOTSUPP, "cannot copy a special file", src)
-
-    def remove_tree(self, path: bytes) -> None:
-        """Remove a file, symlink or whole directory tree (symlinks are never followed)."""
-        if not stat.S_ISDIR(self.lstat(path).st_mode):
-            self.unlink(path)
-            return
-        for name in self.listdir(path):
-            self.remove_tree(os.path.join(path, name))
-        self.rmdir(path)
-
-    def discard(self, path: bytes) -> None:
-        """Remove ``path`` (any kind) if it exists: for our own temp files."""
-        with contextlib.suppress(FileNotFoundError):
-            self.remove_tree(path)
-
-    def _copy_owner_fd(self, fd: int, info: os.stat_result) -> None:
-        """As root, give a copy the original's owner; others cannot, and keep their own."""
-        if os.geteuid() == 0:
-            self.fchown(fd, info.st_uid, info.st_gid)
