@@ -308,7 +308,8 @@ class WorkerPool:
         if running is None or message.chunk_id != running.chunk.chunk_id:
             raise FrameError(f"message about chunk {message.chunk_id}, which it does not run")
         if isinstance(message, messages.Outcomes):
-            events += running.receive(message.outcomes, now)
+            shutting_down = worker.kill is not None and worker.kill.shutting_down
+            events += running.receive(message.outcomes, now, shutting_down=shutting_down)
             worker.items_done += len(message.outcomes)
             if message.outcomes:
                 self._failures = 0

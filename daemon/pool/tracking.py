@@ -59,15 +59,23 @@ class RunningChunk:
         limits = [decisions.step_limit(step.timeout, chunk.item_timeout) for step in chunk.steps]
         return cls(chunk, now, limits, decisions.suffix_min_limits(limits))
 
-    def receive(self, outcomes: tuple[Outcome, ...], now: float) -> list[ExecutorEvent]:
-        """Outcomes reported by the worker; FrameError when they are not the next steps'."""
+    def receive(
+        self, outcomes: tuple[Outcome, ...], now: float, *, shutting_down: bool = False
+    ) -> list[ExecutorEvent]:
+        """Outcomes reported by the worker; FrameError when they are not the next steps'.
+        While the pool kills the worker to shut down, a failure is the kill's doing (its
+        command died of the same SIGKILL a moment earlier): that step is handed back."""
         chunk = self.chunk
         events: list[ExecutorEvent] = []
         for outcome in outcomes:
             position = self.received
             if position >= len(chunk.steps) or outcome.index != chunk.steps[position].index:
                 raise FrameError(f"outcome of step {outcome.index} out of order")
-            events.append(ItemFinished(chunk.batch, chunk.chunk_id, outcome))
+            if shutting_down and not outcome.ok:
+                steps = (chunk.steps[position],)
+                events.append(StepsReturned(chunk.batch, chunk.chunk_id, steps))
+            else:
+                events.append(ItemFinished(chunk.batch, chunk.chunk_id, outcome))
             self.received += 1
             self.received_at = now
         return events

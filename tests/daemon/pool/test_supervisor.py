@@ -219,7 +219,7 @@ def test_shutdown_returns_unfinished_work_and_leaves_no_process(
     driver.record(driver.pool.shutdown(0.3))
     assert time.monotonic() - started < 3.0
     assert sorted(driver.finished) == [1, 2]
-    assert sorted(step.index for step in driver.returned) == [0, 1, 2, 3, 50, 60]
+    assert sorted(step.index for step in driver.returned) == [0, 1, 2, 3, 50, 60], driver.outcomes
     assert driver.outcomes == {}
     assert driver.pool.workers() == []
     assert driver.pool.capacity() == 0
