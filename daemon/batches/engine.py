@@ -182,7 +182,9 @@ class BatchEngine:
             if chosen is None:
                 return
             batch = active[chosen]
-            size = chunk_size(batch.pending_in_level(), self.settings.workers)
+            size = chunk_size(
+                batch.pending_in_level(), self.settings.workers, batch.rate.current(now)
+            )
             steps = batch.take(size, now)
             if not steps:
                 return

@@ -179,10 +179,17 @@ def may_take_long(step: Step) -> bool:
     return False
 
 
-def should_recycle(items_done: int, recycle_after: int) -> bool:
-    """True when a worker has run enough items to be replaced (bounds leaks in handlers);
-    ``recycle_after`` <= 0 never recycles."""
-    return recycle_after > 0 and items_done >= recycle_after
+def handler_steps(steps: Sequence[Step]) -> int:
+    """How many of ``steps`` ran plugin code in the worker (``call``): the only items that
+    count towards recycling. The built-in ops run batchd's own code, and a transform's
+    command runs in a process of its own, so neither can leave a leak in the worker."""
+    return sum(1 for step in steps if step.op is OpKind.CALL)
+
+
+def should_recycle(handler_items: int, recycle_after: int) -> bool:
+    """True when a worker has run enough handler items to be replaced (bounds leaks in
+    handlers); ``recycle_after`` <= 0 never recycles."""
+    return recycle_after > 0 and handler_items >= recycle_after
 
 
 def counts_as_start_failure(finished_any_item: bool, stopped_by_pool: bool) -> bool:

@@ -4,9 +4,9 @@ Each worker runs one chunk at a time. The pool reads outcomes as they arrive, ki
 whose step outlives its time limit (plus ``kill_grace``), and when a worker dies — crash,
 abort, kill from outside, timeout — fails only the step it was running (TRANSIENT, with the
 reason), hands the chunk's other unfinished steps back and starts a replacement. Workers are
-recycled after ``recycle_after`` items. Start-up failures back off exponentially. Resource
-``Limits`` (CPU cap, memory caps) are enforced from ``collect`` by the governor
-(``batchd.daemon.pool.governor``). Decisions come from ``batchd.daemon.pool.decisions``,
+recycled after ``recycle_after`` handler (``call``) items. Start-up failures back off
+exponentially. Resource ``Limits`` (CPU cap, memory caps) are enforced from ``collect`` by the
+governor (``batchd.daemon.pool.governor``). Decisions come from ``batchd.daemon.pool.decisions``,
 ``limits`` and ``throttle``; process syscalls from ``batchd.daemon.pool.process`` and ``probe``.
 """
 
@@ -316,10 +316,11 @@ class WorkerPool:
             return
         events += running.done(message.stopped_at)
         worker.running = None
+        worker.handler_items += decisions.handler_steps(running.chunk.steps[: message.stopped_at])
         if self._cgroups is not None and worker.cgroup is not None:  # count the kernel's kills
             worker.oom_kills = self._cgroups.oom_check(worker.cgroup, worker.oom_kills)[0]
         if not worker.stopping and (
-            worker.retiring or decisions.should_recycle(worker.items_done, self.recycle_after)
+            worker.retiring or decisions.should_recycle(worker.handler_items, self.recycle_after)
         ):
             self._stop(worker, now)
 

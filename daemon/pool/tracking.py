@@ -139,6 +139,7 @@ class TrackedWorker:
     retiring: bool = False  # to be told to exit after its chunk
     running: RunningChunk | None = None
     items_done: int = 0
+    handler_items: int = 0  # of items_done, the ``call`` steps: what recycling counts
     kill: KillCause | None = None
     stop_deadline: float | None = None
     # The step in flight (chunk id, position, start) and the worker's paused seconds when the

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from batchd.daemon.batches.scheduling import MAX_CHUNK, Candidate, chunk_size, next_batch
+from batchd.daemon.batches.scheduling import (
+    CHUNK_SECONDS,
+    FIRST_CHUNK,
+    MAX_CHUNK,
+    Candidate,
+    chunk_size,
+    next_batch,
+)
 
 
 def _serve(priorities: dict[int, int], rounds: int) -> Counter[int]:
@@ -35,4 +42,12 @@ def test_batches_without_work_are_skipped() -> None:
 def test_chunk_size_spreads_small_levels_and_caps_big_ones() -> None:
     assert chunk_size(1, 2) == 1
     assert chunk_size(10, 2) == 2
-    assert chunk_size(1_000_000, 2) == MAX_CHUNK
+    assert chunk_size(1_000_000, 2) == FIRST_CHUNK  # rate unknown yet
+    assert chunk_size(1_000_000, 2, rate=1e6) == MAX_CHUNK
+
+
+def test_chunk_size_follows_the_rate() -> None:
+    # ~CHUNK_SECONDS of work per worker: cheap renames go in big chunks, slow items alone.
+    assert chunk_size(1_000_000, 2, rate=10_000) == int(10_000 * CHUNK_SECONDS / 2)
+    assert chunk_size(1_000_000, 2, rate=5.0) == 1
+    assert chunk_size(1_000_000, 1, rate=2_000) == int(2_000 * CHUNK_SECONDS)

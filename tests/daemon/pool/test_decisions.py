@@ -168,6 +168,17 @@ def test_recycling() -> None:
     assert not decisions.should_recycle(10**9, 0)
 
 
+def test_only_handler_steps_count_towards_recycling() -> None:
+    steps = [
+        Step(0, 1, OpKind.MOVE, b"/a", b"/b"),
+        Step(1, 2, OpKind.CALL, b"/a", handler="h"),
+        Step(2, 3, OpKind.TRANSFORM, b"/a", command=("cat",)),
+        Step(3, 4, OpKind.CALL, b"/c", handler="h"),
+    ]
+    assert decisions.handler_steps(steps) == 2
+    assert decisions.handler_steps(steps[:1]) == 0
+
+
 def test_only_unproductive_deaths_feed_the_back_off() -> None:
     assert decisions.counts_as_start_failure(finished_any_item=False, stopped_by_pool=False)
     assert not decisions.counts_as_start_failure(finished_any_item=True, stopped_by_pool=False)
