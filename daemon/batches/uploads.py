@@ -22,6 +22,11 @@ from typing import Final, cast
 
 import msgpack
 
+from batchd.daemon.batches.summary import (
+    PREVIEW_STEPS,
+    PROBLEMS_SHOWN,
+    SUMMARY_NAME,
+)
 from batchd.daemon.batches.upload_limits import (
     ClientQuota,
     count_items,
@@ -45,11 +50,6 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES: Final = 1024 * 1024
 MAX_UPLOADS: Final = 16
 IDLE_EXPIRY: Final = 600.0
-SUMMARY_NAME: Final = "validation.msgpack"
-PROBLEMS_SHOWN: Final = 1000
-PREVIEW_STEPS: Final = 1000
-PREVIEW_BYTES: Final = 512 * 1024
-"""Path bytes a preview carries at most, so the reply stays far below the message limit."""
 
 
 _IN_PROGRESS: Final = frozenset({UploadState.RECEIVING, UploadState.VALIDATING})

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgpack
 
-from batchd.daemon.batches.uploads import (
+from batchd.daemon.batches.summary import (
     PREVIEW_BYTES,
     PREVIEW_STEPS,
     PROBLEMS_SHOWN,

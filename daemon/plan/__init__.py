@@ -4,6 +4,7 @@
 - ``items``, ``paths``: one line into a ``PlanItem`` with absolute, normalized byte paths.
 - ``renames``: moves as one simultaneous rename (chains, cycles, temporary names).
 - ``tree``, ``simulate``: the plan run over a virtual tree; problems and dependency levels.
+- ``watch``: items that fall between the members of a chain or cycle of moves.
 - ``validate``: ``validate_plan`` and ``ValidationResult``.
 - ``steps``: ``PlannedSteps``, the compact table of the resulting steps.
 - ``store``: ``PlanStoreWriter``/``PlanStore``, the on-disk plan the daemon executes from.

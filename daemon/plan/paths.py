@@ -8,6 +8,7 @@ when ``link`` is a symlink (as in ``os.path.normpath`` and ``realpath -s``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 NAME_MAX: Final = 255
@@ -32,12 +33,30 @@ def _shown(name: bytes) -> str:
 _NOT_NORMAL: Final = re.compile(rb"//|/\.\.?(?:/|$)|^/$")
 
 
+# A path that needs no normalizing: names that are neither empty, "." nor "..", without NUL.
+_NAME: Final = rb"(?!\.\.?(?:/|\Z))[^/\0]+"
+_PLAIN: Final = re.compile(rb"/?" + _NAME + rb"(?:/" + _NAME + rb")*\Z")
+
+
+@lru_cache(maxsize=16)
+def _is_plain_directory(cwd: bytes) -> bool:
+    return cwd == b"" or (cwd[:1] == b"/" and _PLAIN.match(cwd) is not None)
+
+
 def resolve_path(raw: bytes, cwd: bytes, *, names_target: bool) -> bytes:
     """Make ``raw`` absolute against ``cwd`` and normalize it; raise ``PathError`` if invalid.
 
     ``names_target`` is true for every path that is written or acted on (destinations,
     targets): those may not end in ``.`` or ``..``, which name a directory only indirectly.
     """
+    # The common case in one regex: already normal, joined to a normal cwd, short enough
+    # that no name can exceed NAME_MAX; the checks below would all pass.
+    if _PLAIN.match(raw) is not None:
+        if raw[:1] == b"/":
+            if len(raw) <= NAME_MAX:
+                return raw
+        elif len(cwd) + len(raw) < NAME_MAX and _is_plain_directory(cwd):
+            return cwd + b"/" + raw
     if not raw:
         raise PathError("is empty")
     if not raw.strip(b"/"):

@@ -3,7 +3,7 @@ dependency level of every step.
 
 Items are simulated in plan order; a chain or cycle of moves runs as a whole, in its
 execution order, when its last member is reached. Other items between its members must not
-touch its paths (``_check_between``).
+touch its paths (``watch.GroupWatch``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from batchd.daemon.plan.tree import (
     Lookup,
     VirtualTree,
 )
+from batchd.daemon.plan.watch import GroupWatch
 
 _HOW = {MOVED: "moved away", DELETED: "deleted"}
 
@@ -58,96 +59,54 @@ class Simulator:
         self.sink = sink
         self.tree = VirtualTree(fs)
         self.steps = PlannedSteps(items, batch)
-        self._watched: dict[bytes, RenameGroup] = {}  # paths of open groups with gaps
-        # Ancestors of those paths -> the groups below them, by id.
-        self._watched_below: dict[bytes, dict[int, RenameGroup]] = {}
+        self.between = GroupWatch(items, sink)
+        self._link_targets: dict[bytes, bool] = {}  # real path of a symlink -> is_dir
 
     def run(self) -> None:
         """Simulate every item once."""
-        for position, item in enumerate(self.items):
-            if item is None:
+        items = self.items
+        group_of = self.renames.group_of
+        between = self.between
+        for position in range(len(items)):
+            op = items.kind(position)
+            if op is None:
                 continue
-            group = self.renames.group_of(position) if item.op is OpKind.MOVE else None
+            group = group_of(position) if op is OpKind.MOVE else None
             if group is not None and group.paths and position == group.first:
-                self._watch(group, True)
-            if self._watched:
-                self._check_between(item, group)
+                between.watch(group, True)
+            if between.active:
+                between.check(position, group)
             try:
-                if group is None:
-                    self._item(position, item)
-                elif position == group.last and not group.broken:
-                    self._group(group)
-            except _Invalid as problem:
-                self.sink.add(item.line, str(problem))
-            except OSError as error:
-                self.sink.add(item.line, f"cannot inspect the filesystem: {error}")
-            if group is not None and group.paths and position == group.last:
-                self._watch(group, False)
-
-    # -- items between the members of a chain or cycle -------------------------------------
-
-    def _watch(self, group: RenameGroup, start: bool) -> None:
-        group_id = id(group)
-        for path in group.paths:
-            if start:
-                self._watched[path] = group
-            else:
-                self._watched.pop(path, None)
-            end = path.rfind(b"/")
-            while end > 0:
-                below = self._watched_below.setdefault(path[:end], {})
-                if start:
-                    below[group_id] = group
+                if group is not None:
+                    if position == group.last and not group.broken:
+                        self._group(group)
+                elif op is OpKind.MOVE or op is OpKind.COPY:
+                    # The common case reads the table's columns: no PlanItem is built.
+                    path, dest = items.path(position), items.dest(position)
+                    assert dest is not None
+                    self._transfer(position, op, items.line(position), path, dest, variant=NORMAL)
                 else:
-                    below.pop(group_id, None)
-                if not below:
-                    del self._watched_below[path[:end]]
-                end = path.rfind(b"/", 0, end)
-
-    def _check_between(self, item: PlanItem, own: RenameGroup | None) -> None:
-        for path in (item.path, item.dest):
-            if path is None:
-                continue
-            group = self._touched_group(path, own)
-            if group is not None:
-                first = self.items[group.first]
-                last = self.items[group.last]
-                assert first is not None and last is not None
-                self.sink.add(
-                    item.line,
-                    f"{shown(path)} is touched while the moves on lines {first.line} to "
-                    f"{last.line} rename it or a path around it as one chain or cycle; "
-                    f"put this line before line {first.line} or after line {last.line}",
-                )
-                return
-
-    def _touched_group(self, path: bytes, own: RenameGroup | None) -> RenameGroup | None:
-        end = len(path)
-        while end > 0:
-            group = self._watched.get(path[:end])
-            if group is not None and group is not own:
-                return group
-            end = path.rfind(b"/", 0, end)
-        for group in self._watched_below.get(path, {}).values():
-            if group is not own:
-                return group
-        return None
+                    item = items[position]
+                    assert item is not None
+                    self._item(position, item)
+            except _Invalid as problem:
+                self.sink.add(items.line(position), str(problem))
+            except OSError as error:
+                self.sink.add(items.line(position), f"cannot inspect the filesystem: {error}")
+            if group is not None and group.paths and position == group.last:
+                between.watch(group, False)
 
     # -- one item ---------------------------------------------------------------------------
 
     def _item(self, position: int, item: PlanItem) -> None:
         op = item.op
-        if op is OpKind.MOVE or op is OpKind.COPY:
-            assert item.dest is not None
-            self._transfer(position, item, item.path, item.dest, NORMAL)
-            return
         look = self.tree.walk(item.path)
         if op is OpKind.MKDIR:
             self._mkdir(position, item, look)
             return
         entry = self._existing(look, "path")
         if op is OpKind.DELETE:
-            level = self._level((look, True))
+            level = self._level(look, True)
             self.tree.put(look, Gone(item.line, DELETED, level))
             self.tree.note(look, level, write=True)
         else:
@@ -157,7 +116,7 @@ class Simulator:
             if op is OpKind.CHECKSUM and is_dir:
                 raise _Invalid(f"checksum needs a file; {shown(item.path)} is a directory")
             write = op is not OpKind.CHECKSUM
-            level = self._level((look, write))
+            level = self._level(look, write)
             self.tree.note(look, level, write=write)
         self.steps.add(position, NORMAL, level, _size(entry))
 
@@ -168,7 +127,7 @@ class Simulator:
             raise _Invalid(f"cannot create directory {shown(item.path)}: a file exists there")
         # An existing directory makes the step a no-op; it still counts as a write, which
         # orders it with everything inside and keeps the rule simple.
-        level = self._level((look, True))
+        level = self._level(look, True)
         if entry is None:
             self.tree.put(look, Dir(DIR, item.line, None, item.path))
         self.tree.note(look, level, write=True)
@@ -182,42 +141,51 @@ class Simulator:
             source = temp if variant == FROM_TEMP else item.path
             dest = temp if variant == TO_TEMP else item.dest
             try:
-                self._transfer(position, item, source, dest, variant)
+                self._transfer(position, item.op, item.line, source, dest, variant=variant)
             except _Invalid as problem:
                 self.sink.add(item.line, str(problem))
                 return  # the rest of the group would only report consequences
 
     def _transfer(
-        self, position: int, item: PlanItem, src: bytes, dst: bytes, variant: int
+        self, position: int, op: OpKind, line: int, src: bytes, dst: bytes, *, variant: int
     ) -> None:
-        """Move or copy ``src`` to ``dst`` for ``item`` (a routed move calls this twice)."""
+        """Move or copy ``src`` to ``dst`` for the item at ``position`` (of ``op`` and
+        ``line``; a routed move calls this twice)."""
         tree = self.tree
         src_look = tree.walk(src)
-        source = self._existing(src_look, "source", position if variant == NORMAL else -1)
+        source = src_look.present or self._existing(
+            src_look, "source", position if variant == NORMAL else -1
+        )
         dst_look = tree.walk(dst)
         self._check_parent(dst_look, "destination")
         existing = dst_look.present
-        if existing is not None and variant == TO_TEMP:
-            raise _Invalid(f"the temporary name {shown(dst)} exists; remove it and submit again")
-        if existing is not None and self._is_case_alias(item, source, existing, variant):
-            temp = temp_path(src, self.batch, item.line)
-            self._transfer(position, item, src, temp, TO_TEMP)
-            # The destination was the source under another case; it has just left.
-            tree.put(tree.walk(dst), Gone(item.line, MOVED, self.steps.levels[-1]))
-            self._transfer(position, item, temp, dst, FROM_TEMP)
-            return
         if existing is not None:
+            if variant == TO_TEMP:
+                raise _Invalid(
+                    f"the temporary name {shown(dst)} exists; remove it and submit again"
+                )
+            item = self.items[position]
+            assert item is not None
+            if self._is_case_alias(item, source, existing, variant):
+                temp = temp_path(src, self.batch, line)
+                self._transfer(position, op, line, src, temp, variant=TO_TEMP)
+                # The destination was the source under another case; it has just left.
+                tree.put(tree.walk(dst), Gone(line, MOVED, self.steps.levels[-1]))
+                self._transfer(position, op, line, temp, dst, variant=FROM_TEMP)
+                return
             self._check_destination(item, source, existing, dst)
-        move = item.op is OpKind.MOVE
-        level = self._level((src_look, move), (dst_look, True))
+        move = op is OpKind.MOVE
+        level = 1 + max(
+            VirtualTree.conflict_level(src_look, move), VirtualTree.conflict_level(dst_look, True)
+        )
         if move:
-            tree.put(src_look, Gone(item.line, MOVED, level))
+            tree.put(src_look, Gone(line, MOVED, level))
             tree.note(src_look, level, write=True)
             moved = source
-            moved.line = item.line
+            moved.line = line
         else:
             tree.note(src_look, level, write=False)
-            moved = tree.clone(source, item.line, level)
+            moved = tree.clone(source, line, level)
         tree.put(dst_look, moved)
         tree.note(dst_look, level, write=True)
         self.steps.add(position, variant, level, _size(source))
@@ -247,6 +215,8 @@ class Simulator:
         raise _Invalid(message)
 
     def _check_parent(self, look: Lookup, role: str) -> None:
+        if look.reached and look.parent.kind != LINK:
+            return
         parent = parent_of(look.path)
         if not look.reached:
             stop = look.stop_entry
@@ -263,8 +233,15 @@ class Simulator:
                 "(and no earlier line creates it)"
             )
         node = look.parent
-        if node.kind == LINK and not (node.real is not None and self.fs.is_dir(node.real)):
+        if node.kind == LINK and not (node.real is not None and self._leads_to_dir(node.real)):
             raise _Invalid(f"{shown(parent)} is a symlink that does not lead to a directory")
+
+    def _leads_to_dir(self, real: bytes) -> bool:
+        # Asked for every item below a symlinked directory; the real tree does not change.
+        known = self._link_targets.get(real)
+        if known is None:
+            known = self._link_targets[real] = self.fs.is_dir(real)
+        return known
 
     def _check_destination(
         self, item: PlanItem, source: Leaf | Dir, existing: Leaf | Dir, dst: bytes
@@ -301,5 +278,6 @@ class Simulator:
         before, after = self.fs.lstat(src), self.fs.lstat(dst)
         return before is not None and after is not None and before.same_inode(after)
 
-    def _level(self, *touched: tuple[Lookup, bool]) -> int:
-        return 1 + max(VirtualTree.conflict_level(look, write) for look, write in touched)
+    @staticmethod
+    def _level(look: Lookup, write: bool) -> int:
+        return 1 + VirtualTree.conflict_level(look, write)

@@ -7,12 +7,13 @@ A 100,000-item plan keeps four small arrays here plus the parsed items, instead 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import overload
 
 from batchd.daemon.ops.step import OpKind, Step
+from batchd.daemon.plan.items import DEFAULT_ALGORITHM
 from batchd.daemon.plan.paths import temp_path
-from batchd.daemon.plan.renames import FROM_TEMP, TO_TEMP
+from batchd.daemon.plan.renames import FROM_TEMP, NORMAL, TO_TEMP
 from batchd.daemon.plan.table import ItemTable
 
 
@@ -74,6 +75,26 @@ class PlannedSteps(Sequence[Step]):
             index, item.line, item.op, item.path, item.dest, item.overwrite, item.command,
             item.algorithm, item.handler, item.args, size, item.timeout or 0.0,
         )  # fmt: skip
+
+    def row(self, index: int) -> list[object]:
+        """``self[index].to_row()``, without building the ``Step`` for a plain item (the plan
+        store writes rows)."""
+        plain = self._items.plain(self._positions[index])
+        if plain is None or self._variants[index] != NORMAL:
+            return self._step(index).to_row()
+        line, op, path, dest, overwrite = plain
+        algorithm = DEFAULT_ALGORITHM if op is OpKind.CHECKSUM else ""
+        size = self._sizes[index]
+        return [index, line, int(op), path, dest, overwrite, [], algorithm, "", b"", size, 0.0, b""]
+
+    def lines(self) -> Iterator[int]:
+        """The plan line of every step, in order (``self[i].line``)."""
+        return map(self._items.line, self._positions)
+
+    @property
+    def sizes(self) -> Sequence[int]:
+        """The size of every step, in order (``self[i].size``)."""
+        return self._sizes
 
     @property
     def timeouts(self) -> Sequence[float | None]:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Sequence
+import sys
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +28,7 @@ from typing import Final, Self
 import msgpack
 
 from batchd.daemon.ops.step import Step
+from batchd.daemon.plan.steps import PlannedSteps
 
 FORMAT_VERSION: Final = 1
 META = "plan.meta"
@@ -57,16 +60,23 @@ def execution_order(steps: Sequence[Step], levels: Sequence[int]) -> list[int]:
 
 
 def _execution_order(steps: Sequence[Step], levels: Sequence[int]) -> list[int]:
-    # One packed int per step instead of a tuple keeps the sort at ~40 bytes per step.
+    # One packed int per step (position in the low bits, so keys are unique and the order
+    # is read back from them) keeps the sort at ~40 bytes per step and needs no key function.
     biggest = (1 << _SIZE_BITS) - 1
-
-    def key(position: int) -> int:
-        step = steps[position]
-        packed = levels[position] << _SIZE_BITS | (biggest - min(step.size, biggest))
-        packed = packed << _LINE_BITS | step.line
-        return packed << _ORDER_BITS | position
-
-    return sorted(range(len(steps)), key=key)
+    lines: Iterable[int]
+    sizes: Iterable[int]
+    if isinstance(steps, PlannedSteps):  # columns: no Step is built
+        lines, sizes = steps.lines(), steps.sizes
+    else:
+        lines, sizes = (step.line for step in steps), (step.size for step in steps)
+    keys = [
+        ((level << _SIZE_BITS | biggest - min(size, biggest)) << _LINE_BITS | line) << _ORDER_BITS
+        | position
+        for position, (level, size, line) in enumerate(zip(levels, sizes, lines, strict=True))
+    ]
+    keys.sort()
+    mask = (1 << _ORDER_BITS) - 1
+    return [key & mask for key in keys]
 
 
 def _replace_file(directory: Path, name: str, chunks: Sequence[bytes] | None = None) -> Path:
@@ -115,30 +125,34 @@ class PlanStoreWriter:
             raise ValueError(f"{len(steps)} steps but {len(levels)} levels or other timeouts")
         self.directory.mkdir(parents=True, exist_ok=True)
         order = _execution_order(steps, levels)
+        row_of = steps.row if isinstance(steps, PlannedSteps) else None
         spans: list[LevelSpan] = []
-        offsets = bytearray()
+        offsets = array("Q")
         pack = msgpack.Packer(use_bin_type=True).pack
         temp_steps = self.directory / f".{STEPS}.tmp"
+        level, first = -1, 0
         with temp_steps.open("wb") as out:
             offset = 0
             for index, position in enumerate(order):
-                step = steps[position]
-                row = step.to_row()
+                row = row_of(position) if row_of is not None else steps[position].to_row()
                 row[0] = index
-                if timeouts is not None and not step.timeout:
+                if timeouts is not None and not row[11]:
                     row[11] = float(timeouts[position] or 0.0)
                 data = pack(row)
-                offsets += _U64.pack(offset)
+                offsets.append(offset)
                 out.write(data)
                 offset += len(data)
-                level = levels[position]
-                if spans and spans[-1].level == level:
-                    spans[-1] = LevelSpan(level, spans[-1].first, spans[-1].count + 1)
-                else:
-                    spans.append(LevelSpan(level, index, 1))
-            offsets += _U64.pack(offset)
+                if levels[position] != level or index == 0:
+                    if index:
+                        spans.append(LevelSpan(level, first, index - first))
+                    level, first = levels[position], index
+            if order:
+                spans.append(LevelSpan(level, first, len(order) - first))
+            offsets.append(offset)
             out.flush()
             os.fsync(out.fileno())
+        if sys.byteorder != "little":
+            offsets.byteswap()
         meta = msgpack.packb(
             {
                 "format": FORMAT_VERSION,
@@ -148,7 +162,7 @@ class PlanStoreWriter:
             }
         )
         _commit(temp_steps, self.directory, STEPS)
-        _commit(_replace_file(self.directory, INDEX, [bytes(offsets)]), self.directory, INDEX)
+        _commit(_replace_file(self.directory, INDEX, [offsets.tobytes()]), self.directory, INDEX)
         _commit(_replace_file(self.directory, META, [meta]), self.directory, META)
         _fsync_dir(self.directory)
         return tuple(spans)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from batchd.daemon.ops.step import OpKind
-from batchd.daemon.plan.items import DEFAULT_ALGORITHM, PlanItem
+from batchd.daemon.plan.items import DEFAULT_ALGORITHM, PlanItem, Transfer
 
 _INVALID: Final = 0
 _OVERWRITE: Final = 0x80
@@ -52,6 +52,14 @@ class ItemTable:
                 )
             self._extras[len(self._ops) - 1] = item
 
+    def append_transfer(self, line: int, transfer: Transfer) -> None:
+        """Add a plain move or copy (what ``append`` does with its ``PlanItem``)."""
+        op, src, dst, overwrite = transfer
+        self._lines.append(line)
+        self._ops.append(op | (_OVERWRITE if overwrite else 0))
+        self._paths.append(src)
+        self._dests.append(dst)
+
     def __len__(self) -> int:
         return len(self._ops)
 
@@ -73,6 +81,20 @@ class ItemTable:
             self._dests[position],
             bool(code & _OVERWRITE),
             algorithm=DEFAULT_ALGORITHM if op is OpKind.CHECKSUM else "",
+        )
+
+    def plain(self, position: int) -> tuple[int, OpKind, bytes, bytes | None, bool] | None:
+        """``(line, op, path, dest, overwrite)`` of a valid item without other options (what
+        ``self[position]`` would hold besides defaults); None for any other item."""
+        code = self._ops[position]
+        if code == _INVALID or position in self._extras:
+            return None
+        return (
+            self._lines[position],
+            _KINDS[code & ~_OVERWRITE],
+            self._paths[position],
+            self._dests[position],
+            bool(code & _OVERWRITE),
         )
 
     def kind(self, position: int) -> OpKind | None:

@@ -29,6 +29,7 @@ OTHER: Final = 4
 MOVED: Final = 1
 DELETED: Final = 2
 NO_LEVEL: Final = -1
+_MAX_CACHED_DIRS: Final = 4096
 
 
 class Leaf:
@@ -119,10 +120,11 @@ class VirtualTree:
     def __init__(self, fs: FileSystemView) -> None:
         self.fs = fs
         self.root = Dir(DIR, 0, b"", b"")
-        # Consecutive items mostly share a directory: the last walk's parent, reused while
-        # no directory has been added, moved, replaced or removed (``_generation``).
-        self._generation = 0
-        self._last: tuple[bytes, int, list[Dir], bool] | None = None
+        # Directories reached so far: location -> (nodes from the root down to it, whether
+        # every node's keybase is its location). Locations below a directory that is
+        # replaced or removed go stale, so that empties the cache; adding a directory where
+        # there was none cannot (nothing was cached below it).
+        self._dirs: dict[bytes, tuple[list[Dir], bool]] = {b"": ([self.root], True)}
 
     def _load(self, fingerprint: Fingerprint, real: bytes, key: bytes) -> Present:
         kind = fingerprint.kind
@@ -147,35 +149,47 @@ class VirtualTree:
 
     def walk(self, path: bytes) -> Lookup:
         """Follow ``path`` (absolute, normalized) from the root, loading what it meets."""
-        last = self._last
         cut = path.rfind(b"/")
-        if last is not None and last[1] == self._generation and last[0] == path[:cut]:
-            ancestors, aligned = last[2], last[3]
-            node = ancestors[-1]
-            tail = path[cut:]
-            key = path if aligned else node.keybase + tail
-            return Lookup(path, ancestors, key, self._child(node, key, tail), True)
-        node = self.root
-        ancestors = [node]
-        aligned = True  # every node so far has keybase == location: keys are path prefixes
-        start = 1
-        while True:
-            slash = path.find(b"/", start)
-            final = slash < 0
-            stop = len(path) if final else slash
-            location = path if final else path[:stop]
+        reached = self._dirs.get(path[:cut]) or self._reach(path, cut)
+        if type(reached) is Lookup:
+            return reached
+        ancestors, aligned = cast(tuple[list[Dir], bool], reached)
+        node = ancestors[-1]
+        tail = path[cut:]
+        key = path if aligned else node.keybase + tail
+        return Lookup(path, ancestors, key, self._child(node, key, tail), True)
+
+    def _reach(self, path: bytes, cut: int) -> tuple[list[Dir], bool] | Lookup:
+        """Walk to the directory ``path[:cut]`` from its nearest cached ancestor, caching
+        every directory on the way; a ``Lookup`` that did not reach it if one is missing."""
+        dirs = self._dirs
+        if len(dirs) > _MAX_CACHED_DIRS:
+            self._forget_dirs()
+        end = path.rfind(b"/", 0, cut)
+        while (found := dirs.get(path[:end])) is None:
+            end = path.rfind(b"/", 0, end)
+        ancestors, aligned = found
+        node = ancestors[-1]
+        start = end + 1
+        while start <= cut:
+            stop = path.find(b"/", start, cut)
+            if stop < 0:
+                stop = cut
+            location = path[:stop]
             tail = path[start - 1 : stop]
             key = location if aligned else node.keybase + tail
             entry = self._child(node, key, tail)
-            if final:
-                self._last = (path[:cut], self._generation, ancestors, aligned)
-                return Lookup(path, ancestors, key, entry, True)
             if type(entry) is not Dir:
                 return Lookup(path, ancestors, key, None, False, location, entry)
             aligned = aligned and entry.keybase == location
             node = entry
-            ancestors.append(node)
+            ancestors = [*ancestors, node]
+            dirs[location] = (ancestors, aligned)
             start = stop + 1
+        return ancestors, aligned
+
+    def _forget_dirs(self) -> None:
+        self._dirs = {b"": ([self.root], True)}
 
     # -- levels ---------------------------------------------------------------------------
 
@@ -183,41 +197,55 @@ class VirtualTree:
     def conflict_level(look: Lookup, write: bool) -> int:
         """The highest level among earlier steps that conflict with touching ``look.path``."""
         level = NO_LEVEL
-        for node in look.ancestors:
-            level = max(level, node.wlevel, node.rlevel if write else NO_LEVEL)
+        # Conditional expressions, not max(): this runs for every step, on every ancestor.
+        if write:
+            for node in look.ancestors:
+                level = node.wlevel if node.wlevel > level else level
+                level = node.rlevel if node.rlevel > level else level
+        else:
+            for node in look.ancestors:
+                level = node.wlevel if node.wlevel > level else level
         entry = look.entry
-        if type(entry) is Gone:
-            level = max(level, entry.wlevel)
-        elif type(entry) is Leaf or type(entry) is Dir:
-            level = max(level, entry.wlevel, entry.rlevel if write else NO_LEVEL)
-            if type(entry) is Dir:
-                level = max(level, entry.sub_any if write else entry.sub_w)
+        kind = type(entry)
+        if kind is Gone:
+            return max(level, cast(Gone, entry).wlevel)
+        if kind is Leaf:
+            leaf = cast(Leaf, entry)
+            return max(level, leaf.wlevel, leaf.rlevel) if write else max(level, leaf.wlevel)
+        if kind is Dir:
+            node = cast(Dir, entry)
+            if write:
+                return max(level, node.wlevel, node.rlevel, node.sub_any)
+            return max(level, node.wlevel, node.sub_w)
         return level
 
     @staticmethod
     def note(look: Lookup, level: int, *, write: bool) -> None:
         """Record a step of ``level`` touching ``look.path`` (reads also mark the entry)."""
         for node in look.ancestors:
-            node.sub_any = max(node.sub_any, level)
+            node.sub_any = level if node.sub_any < level else node.sub_any
             if write and node.sub_w < level:
                 node.sub_w = level
-        entry = look.present
-        if entry is not None:
+        entry = look.entry
+        kind = type(entry)
+        if kind is Leaf or kind is Dir:
+            present = cast(Present, entry)
             if write:
-                entry.wlevel = max(entry.wlevel, level)
+                present.wlevel = level if present.wlevel < level else present.wlevel
             else:
-                entry.rlevel = max(entry.rlevel, level)
+                present.rlevel = level if present.rlevel < level else present.rlevel
 
     # -- changes --------------------------------------------------------------------------
 
     def put(self, look: Lookup, entry: Entry) -> None:
         """Make ``entry`` what ``look.path`` holds (the parent must have been reached)."""
         parent = look.parent
-        if parent.children is None:
-            parent.children = {}
-        if type(entry) is Dir or type(parent.children.get(look.key)) is Dir:
-            self._generation += 1
-        parent.children[look.key] = entry
+        children = parent.children
+        if children is None:
+            children = parent.children = {}
+        elif type(children.get(look.key)) is Dir:
+            self._forget_dirs()
+        children[look.key] = entry
         look.entry = entry
 
     @classmethod

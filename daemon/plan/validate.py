@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from batchd.daemon.plan.fsview import FileSystemView
-from batchd.daemon.plan.items import PlanItem, parse_item
+from batchd.daemon.plan.items import PlanItem, parse_line
 from batchd.daemon.plan.problems import Problem, ProblemSink
 from batchd.daemon.plan.renames import Renames
 from batchd.daemon.plan.simulate import Simulator
@@ -53,8 +53,10 @@ def validate_plan(
     sink = ProblemSink(max_problems)
     items = ItemTable()
     for number, raw in lines:
-        parsed = parse_item(number, raw, cwd=cwd, known_handlers=known_handlers)
-        if isinstance(parsed, PlanItem):
+        parsed = parse_line(number, raw, cwd=cwd, known_handlers=known_handlers)
+        if isinstance(parsed, tuple):
+            items.append_transfer(number, parsed)
+        elif isinstance(parsed, PlanItem):
             items.append(number, parsed)
         else:
             items.append(number, None)

@@ -39,3 +39,21 @@ def test_timeouts_view() -> None:
     steps.add(0, NORMAL, 0, 0)
     steps.add(1, NORMAL, 0, 0)
     assert steps.timeouts == [2.0, None]
+
+
+def test_rows_are_the_rows_of_the_steps() -> None:
+    table = ItemTable()
+    table.append(1, PlanItem(1, OpKind.MOVE, b"/w/x", b"/w/y", overwrite=True))
+    table.append(2, PlanItem(2, OpKind.CHECKSUM, b"/w/c", algorithm="sha256"))
+    table.append(3, PlanItem(3, OpKind.CHECKSUM, b"/w/c", algorithm="md5"))
+    table.append(4, PlanItem(4, OpKind.TRANSFORM, b"/w/t", command=("x",), timeout=2.0))
+    table.append_transfer(5, (OpKind.COPY, b"/w/a", b"/w/b", False))
+    table.append(6, PlanItem(6, OpKind.MKDIR, b"/w/d"))
+    steps = PlannedSteps(table, batch=3)
+    steps.add(0, TO_TEMP, 0, 10)
+    for position in range(1, 6):
+        steps.add(position, NORMAL, position, position * 7)
+    steps.add(0, FROM_TEMP, 6, 10)
+    assert [steps.row(i) for i in range(len(steps))] == [step.to_row() for step in steps]
+    assert list(steps.lines()) == [step.line for step in steps]
+    assert list(steps.sizes) == [step.size for step in steps]

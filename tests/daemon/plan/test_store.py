@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import struct
 from pathlib import Path
 
@@ -10,7 +11,15 @@ import msgpack
 import pytest
 
 from batchd.daemon.ops.step import OpKind, Step
-from batchd.daemon.plan import LevelSpan, PlanStore, PlanStoreError, PlanStoreWriter
+from batchd.daemon.plan import (
+    LevelSpan,
+    MemoryFileSystemView,
+    PlanStore,
+    PlanStoreError,
+    PlanStoreWriter,
+    validate_plan,
+)
+from batchd.daemon.plan.store import execution_order
 
 
 def make_steps() -> tuple[list[Step], list[int]]:
@@ -98,3 +107,29 @@ def test_separate_timeouts_fill_steps_without_one(tmp_path: Path) -> None:
     PlanStoreWriter(tmp_path, batch=1).write(steps, [0, 1], [4.0, None])
     with PlanStore.open(tmp_path) as store:
         assert [step.timeout for step in store.read(0, 2)] == [4.0, 0.0]
+
+
+def test_planned_steps_are_stored_like_the_same_steps_as_a_list(tmp_path: Path) -> None:
+    # The writer reads PlannedSteps' columns instead of building Steps; same bytes.
+    lines = [
+        {"op": "mkdir", "path": "out"},
+        {"op": "copy", "src": "a", "dst": "out/a"},
+        {"op": "move", "src": "b", "dst": "c"},
+        {"op": "move", "src": "c", "dst": "b"},
+        {"op": "checksum", "path": "a"},
+        {"op": "transform", "path": "big", "command": ["sed", "x"], "timeout": 2},
+    ]
+    fs = MemoryFileSystemView()
+    for name, size in ((b"/w/a", 5), (b"/w/b", 9), (b"/w/c", 9), (b"/w/big", 900)):
+        fs.add_file(name, size)
+    result = validate_plan(
+        [(n, json.dumps(line).encode()) for n, line in enumerate(lines, start=1)],
+        cwd=b"/w", fs=fs, batch=5, known_handlers=(),
+    )  # fmt: skip
+    assert result.steps is not None
+    steps = result.steps
+    PlanStoreWriter(tmp_path / "columns", batch=5).write(steps, steps.levels)
+    PlanStoreWriter(tmp_path / "list", batch=5).write(list(steps), list(steps.levels))
+    for name in ("steps.bin", "index.bin", "plan.meta"):
+        assert (tmp_path / "columns" / name).read_bytes() == (tmp_path / "list" / name).read_bytes()
+    assert execution_order(steps, steps.levels) == execution_order(list(steps), steps.levels)

@@ -36,3 +36,16 @@ def test_identical_commands_are_stored_once() -> None:
     first, second = table[0], table[1]
     assert first is not None and second is not None
     assert first.command is second.command
+
+
+def test_transfers_are_stored_like_their_items() -> None:
+    table = ItemTable()
+    table.append_transfer(3, (OpKind.COPY, b"/a", b"/b", True))
+    table.append(4, PlanItem(4, OpKind.MOVE, b"/c", b"/d"))
+    table.append(5, PlanItem(5, OpKind.CHECKSUM, b"/e", algorithm="md5"))
+    assert table[0] == PlanItem(3, OpKind.COPY, b"/a", b"/b", overwrite=True)
+    assert table.plain(0) == (3, OpKind.COPY, b"/a", b"/b", True)
+    assert table.plain(1) == (4, OpKind.MOVE, b"/c", b"/d", False)
+    assert table.plain(2) is None  # options beyond the paths: only the PlanItem has them
+    table.invalidate(0)
+    assert table.plain(0) is None

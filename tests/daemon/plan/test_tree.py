@@ -53,3 +53,30 @@ def test_conflict_levels_follow_reads_writes_and_subtrees() -> None:
     assert VirtualTree.conflict_level(tree.walk(b"/d/f"), True) == 0
     assert VirtualTree.conflict_level(tree.walk(b"/d"), True) == 0  # the directory above
     assert VirtualTree.conflict_level(tree.walk(b"/d"), False) == -1
+
+
+def test_cached_directories_follow_moves_and_replacements() -> None:
+    fs = CountingView()
+    fs.add_file(b"/d/s/f")
+    fs.add_file(b"/d/s/g")
+    tree = VirtualTree(fs)
+    assert isinstance(tree.walk(b"/d/s/f").present, Leaf)
+    calls = fs.calls
+    assert isinstance(tree.walk(b"/d/s/g").present, Leaf)
+    assert fs.calls == calls + 1  # the directories on the way were not asked again
+    # A new directory where there was none keeps the cache; moving one away empties it.
+    new = tree.walk(b"/d/n")
+    tree.put(new, Dir(DIR, 1, None, b"/d/n"))
+    assert tree.walk(b"/d/n/x").reached and tree.walk(b"/d/s/f").present is not None
+    source = tree.walk(b"/d/s")
+    node = source.present
+    assert isinstance(node, Dir)
+    tree.put(source, Gone(2, MOVED, 0))
+    tree.put(tree.walk(b"/e"), node)
+    gone = tree.walk(b"/d/s/f")
+    assert not gone.reached and gone.stop == b"/d/s" and isinstance(gone.stop_entry, Gone)
+    assert isinstance(tree.walk(b"/e/f").present, Leaf)
+    # ... and a directory put back where one was gone is found again.
+    back = tree.walk(b"/d/s")
+    tree.put(back, Dir(DIR, 3, None, b"/d/s"))
+    assert tree.walk(b"/d/s/f").reached and tree.walk(b"/d/s/f").present is None
