@@ -14,7 +14,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from batchd.daemon.batches.upload_limits import (
     quota_exceeded,
     too_many_items,
 )
+from batchd.daemon.batches.validator_launcher import ValidatorLauncher
 from batchd.protocol.batch_messages import (
     PlannedStep,
     Problem,
@@ -114,6 +114,7 @@ class Uploads:
         self._uploads: dict[str, Upload] = {}
         self._owners: dict[int, str] = {}
         """Who submitted each batch accepted since the start (not journaled)."""
+        self._launcher = ValidatorLauncher()
 
     def begin(
         self,
@@ -151,6 +152,7 @@ class Uploads:
         )
         upload.fd = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         self._uploads[upload_id] = upload
+        self._launcher.warm()  # its start-up overlaps the upload
         return SubmitBeginReply(upload=upload_id, chunk_bytes=CHUNK_BYTES)
 
     def chunk(self, request: SubmitChunkRequest, now: float) -> SubmitChunkReply:
@@ -194,10 +196,7 @@ class Uploads:
             upload.out_dir = self.batches_dir / str(batch_id)
         upload.state = UploadState.VALIDATING
         upload.touched = now
-        command = [
-            sys.executable,
-            "-m",
-            "batchd.daemon.batches.validator",
+        arguments = [
             "--plan",
             str(upload.spool),
             "--cwd",
@@ -210,10 +209,8 @@ class Uploads:
             ",".join(handlers),
         ]
         if upload.dry_run:
-            command.append("--dry-run")
-        upload.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-        )
+            arguments.append("--dry-run")
+        upload.process = self._launcher.start(arguments)
         return upload
 
     def get(self, upload_id: str, now: float | None = None) -> Upload:
@@ -294,6 +291,7 @@ class Uploads:
         """Stop every validator and drop every upload (daemon shutdown)."""
         for upload in list(self._uploads.values()):
             self.discard(upload)
+        self._launcher.close()
 
     def _read_summary(self, upload: Upload, status: int, stderr: bytes) -> bool:
         try:

@@ -10,6 +10,7 @@ level]…]]``. Exit status 0 whenever a summary was written, valid or not.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -107,7 +108,17 @@ def _outside_roots(steps: Sequence[Step]) -> list[list[object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry (the daemon's only caller)."""
+    """Command-line entry (the daemon's only caller). With ``--job-from-stdin`` alone (a
+    spare started ahead of its job, ``validator_launcher``), the options come as one JSON
+    array on a line of stdin; end of input without one: exit 0, nothing done."""
+    if (sys.argv[1:] if argv is None else argv) == ["--job-from-stdin"]:
+        line = sys.stdin.buffer.readline()
+        if not line.strip():
+            return 0
+        job = json.loads(line)
+        if not isinstance(job, list) or not all(isinstance(arg, str) for arg in job):
+            raise SystemExit("validator: the job must be a JSON array of strings")
+        argv = job
     parser = argparse.ArgumentParser(prog="batchd-validator")
     parser.add_argument("--plan", type=Path, required=True)
     parser.add_argument("--cwd", required=True, help="hex of the client's cwd bytes")
