@@ -36,13 +36,18 @@ def hash_file(fs: FileSystem, path: bytes, algorithm: str = "sha256") -> str:
 def content_digest(fs: FileSystem, path: bytes) -> bytes:
     """The 16-byte blake2b digest of a regular file's content (a symlink is refused with
     ELOOP). A rollback compares it to notice an edit that kept the size and the times."""
-    digest = hashlib.blake2b(digest_size=DIGEST_SIZE)
     fd = fs.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     try:
-        while block := fs.read(fd, BLOCK):
-            digest.update(block)
+        return digest_fd(fs, fd)
     finally:
         os.close(fd)
+
+
+def digest_fd(fs: FileSystem, fd: int) -> bytes:
+    """:func:`content_digest` of everything readable from ``fd``."""
+    digest = hashlib.blake2b(digest_size=DIGEST_SIZE)
+    while block := fs.read(fd, BLOCK):
+        digest.update(block)
     return digest.digest()
 
 

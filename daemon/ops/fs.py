@@ -107,6 +107,8 @@ class FileSystem(TreeOperations):
     def lstat(self, path: bytes) -> os.stat_result:
         """``os.lstat``: never follows a final symlink."""
         self.hook("lstat", path)
+        if self.guard is None:  # the common case, without the cost of ``_at``
+            return os.lstat(path)
         with self._at(path) as (fd, name):
             return os.stat(name, dir_fd=fd, follow_symlinks=False)
 
@@ -146,11 +148,9 @@ class FileSystem(TreeOperations):
     def open(self, path: bytes, flags: int, mode: int = 0o600) -> int:
         """``os.open`` with ``O_CLOEXEC`` added (and ``O_NOFOLLOW`` under a guard)."""
         self.hook("open", path)
-        if (
-            self.guard is not None
-            and not self.guard.is_trusted(path)
-            and path not in self.guard.roots
-        ):
+        if self.guard is None:
+            return os.open(path, flags | os.O_CLOEXEC, mode)
+        if not self.guard.is_trusted(path) and path not in self.guard.roots:
             flags |= os.O_NOFOLLOW
         with self._at(path) as (fd, name):
             return os.open(name, flags | os.O_CLOEXEC, mode, dir_fd=fd)
@@ -240,26 +240,36 @@ class FileSystem(TreeOperations):
         (a race window that only the fallback has).
         """
         self.hook("rename_noreplace", src, dst)
-        with self._at(src) as (src_fd, src_name), self._at(dst) as (dst_fd, dst_name):
-            if self._use_renameat2 and _renameat2 is not None:
-                at_src = _AT_FDCWD if src_fd is None else src_fd
-                at_dst = _AT_FDCWD if dst_fd is None else dst_fd
-                if _renameat2(at_src, src_name, at_dst, dst_name, _RENAME_NOREPLACE) == 0:
-                    return
-                code = ctypes.get_errno()
-                if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-                    raise OSError(code, os.strerror(code), src, None, dst)
-            info = os.stat(src_name, dir_fd=src_fd, follow_symlinks=False)
-            if stat.S_ISDIR(info.st_mode):
-                try:
-                    os.stat(dst_name, dir_fd=dst_fd, follow_symlinks=False)
-                except FileNotFoundError:
-                    os.rename(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
-                    return
-                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), src, None, dst)
-            os.link(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd,
-                    follow_symlinks=False)  # fmt: skip
-            os.unlink(src_name, dir_fd=src_fd)
+        if self.guard is None:
+            self._rename_noreplace_at(src, dst, (None, src), (None, dst))
+            return
+        with self._at(src) as src_at, self._at(dst) as dst_at:
+            self._rename_noreplace_at(src, dst, src_at, dst_at)
+
+    def _rename_noreplace_at(
+        self, src: bytes, dst: bytes, src_at: tuple[int | None, bytes],
+        dst_at: tuple[int | None, bytes],
+    ) -> None:  # fmt: skip
+        (src_fd, src_name), (dst_fd, dst_name) = src_at, dst_at
+        if self._use_renameat2 and _renameat2 is not None:
+            at_src = _AT_FDCWD if src_fd is None else src_fd
+            at_dst = _AT_FDCWD if dst_fd is None else dst_fd
+            if _renameat2(at_src, src_name, at_dst, dst_name, _RENAME_NOREPLACE) == 0:
+                return
+            code = ctypes.get_errno()
+            if code not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                raise OSError(code, os.strerror(code), src, None, dst)
+        info = os.stat(src_name, dir_fd=src_fd, follow_symlinks=False)
+        if stat.S_ISDIR(info.st_mode):
+            try:
+                os.stat(dst_name, dir_fd=dst_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                os.rename(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+                return
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), src, None, dst)
+        os.link(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd,
+                follow_symlinks=False)  # fmt: skip
+        os.unlink(src_name, dir_fd=src_fd)
 
     def link(self, src: bytes, dst: bytes) -> None:
         """Hard link ``dst`` to ``src``'s inode; a symlink is linked itself, never followed."""
@@ -339,7 +349,10 @@ class FileSystem(TreeOperations):
         once, in ``sync_pending``, for all steps whose outcomes go out together (journal.md:
         "share directory fsyncs between independent items of a group"); else synced now.
         """
-        directory = os.path.dirname(path) or b"."
+        self.fsync_dir_before_report(os.path.dirname(path) or b".")
+
+    def fsync_dir_before_report(self, directory: bytes) -> None:
+        """:meth:`fsync_parent_before_report` of a name in ``directory``."""
         if self._share_dir_syncs:
             self._pending_dirs[directory] = None
         else:

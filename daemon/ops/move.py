@@ -3,7 +3,9 @@ directory tree; across filesystems by copy, commit, then removal of the source.
 
 The one visible syscall:
 - same filesystem: ``rename_noreplace(src, dst)``, or ``rename(src, dst)`` with overwrite
-  (the old dst is hardlinked into the undo store first when rollback is on);
+  (the old dst is hardlinked into the undo store first when rollback is on); without
+  overwrite it is tried first, and only when it fails is everything examined
+  (:func:`run_matched`);
 - case-only rename where dst is another name of src's inode (case-insensitive mount):
   ``rename(src, temp)`` then ``rename_noreplace(temp, dst)``; a crash in between leaves
   the inode under the step's temp name, and a re-run (with ``expected``) finishes it;
@@ -28,7 +30,12 @@ from batchd.daemon.ops.delete import remove_path
 from batchd.daemon.ops.env import Intent, OpEnv
 from batchd.daemon.ops.errors import OpFailed, appeared, refused, vanished
 from batchd.daemon.ops.names import temp_beside
-from batchd.daemon.ops.outcomes import ALREADY_DONE, fingerprint_or_none, succeeded
+from batchd.daemon.ops.outcomes import (
+    ALREADY_DONE,
+    fingerprint_or_none,
+    succeeded,
+    succeeded_rename,
+)
 from batchd.daemon.ops.staging import stage_copy
 from batchd.daemon.ops.step import ErrorKind, Fingerprint, Outcome, Step
 
@@ -53,6 +60,36 @@ def refuse_kind_mismatch(src: os.stat_result, dst: os.stat_result, dst_path: byt
 
 def run(step: Step, env: OpEnv, expected: Fingerprint | None = None) -> Outcome:
     """Move ``step.path`` to ``step.dest``."""
+    destination(step)  # a step without one fails before anything is looked at
+    if step.overwrite:
+        return _examine(step, env)
+    try:
+        info = env.fs.lstat(step.path)
+    except FileNotFoundError:
+        raise vanished(step.path) from None
+    return run_matched(step, env, Fingerprint.of(info))
+
+
+def run_matched(step: Step, env: OpEnv, current: Fingerprint) -> Outcome:
+    """Move ``step.path``, just found to hold ``current``. Without overwrite the rename is
+    simply tried, as RENAME_NOREPLACE itself refuses an existing dst: the common case costs
+    no look at dst or its directory. Any failure (dst exists, even as another name of src's
+    inode; another filesystem; no such directory) leaves everything as it was, and the move
+    is then decided by examining everything, exactly as if the rename had not been tried."""
+    if step.overwrite:
+        return _examine(step, env)
+    src, dst = step.path, destination(step)
+    env.intent(step, Intent(step.index, "rename", current))
+    try:
+        env.fs.rename_noreplace(src, dst)
+    except OSError:
+        return _examine(step, env)
+    _fsync_parents(env, src, dst)
+    return succeeded_rename(step, env, dst, current)
+
+
+def _examine(step: Step, env: OpEnv) -> Outcome:
+    """The move decided from a look at src, dst's directory and dst."""
     fs, src, dst = env.fs, step.path, destination(step)
     try:
         info = fs.lstat(src)
@@ -126,7 +163,7 @@ def _rename(step: Step, env: OpEnv, info: os.stat_result, dst: bytes, *, replace
         except FileExistsError:
             raise appeared(dst) from None
     _fsync_parents(env, src, dst)
-    return succeeded(step, env, dst)
+    return succeeded_rename(step, env, dst, Fingerprint.of(info))
 
 
 def _same_inode(step: Step, env: OpEnv, info: os.stat_result, dst: bytes) -> Outcome:
@@ -187,6 +224,7 @@ def _move_across(
 def _fsync_parents(env: OpEnv, src: bytes, dst: bytes) -> None:
     """Make the rename durable before it is reported: dst's directory, and src's too when
     the rename crossed directories (shared with the other steps reported together)."""
-    env.fs.fsync_parent_before_report(dst)
-    if os.path.dirname(src) != os.path.dirname(dst):
-        env.fs.fsync_parent_before_report(src)
+    src_dir, dst_dir = os.path.dirname(src) or b".", os.path.dirname(dst) or b"."
+    env.fs.fsync_dir_before_report(dst_dir)
+    if src_dir != dst_dir:
+        env.fs.fsync_dir_before_report(src_dir)

@@ -40,19 +40,25 @@ from batchd.daemon.ops.step import ErrorKind, Fingerprint, OpKind, Outcome, Step
 
 Run = Callable[[Step, OpEnv, Fingerprint | None], Outcome]
 Converged = Callable[[Step, OpEnv, Fingerprint, Fingerprint | None], Outcome | None]
+RunMatched = Callable[[Step, OpEnv, Fingerprint], Outcome]
 
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One op kind: its name for messages, how to run it, how to recognise it was done."""
+    """One op kind: its name for messages, how to run it, how to recognise it was done.
+
+    ``run_matched``, where an op has one, runs it when ``step.path`` was just fingerprinted
+    and found to match the expected pre-state: it saves the op looking at it again.
+    """
 
     name: str
     run: Run
     converged: Converged
+    run_matched: RunMatched | None = None
 
 
 OPS: Final[dict[OpKind, Op]] = {
-    OpKind.MOVE: Op("move", move.run, move.converged),
+    OpKind.MOVE: Op("move", move.run, move.converged, move.run_matched),
     OpKind.COPY: Op("copy", copy.run, copy.converged),
     OpKind.DELETE: Op("delete", delete.run, delete.converged),
     OpKind.MKDIR: Op("mkdir", mkdir.run, mkdir.converged),
@@ -95,6 +101,8 @@ def run_step(step: Step, env: OpEnv, expected: Fingerprint | None = None) -> Out
                 raise vanished(step.path) if current is None else changed(step.path)
             if step.digest and current is not None and current.kind == stat.S_IFREG:
                 _check_digest(step, env, checked_times=expected is not None)
+            if current is not None and not step.digest and op.run_matched is not None:
+                return op.run_matched(step, env, current)  # no read since the look
         return op.run(step, env, expected)
     except OpFailed as exc:
         return Outcome.failure(step.index, exc.kind, exc.message, exc.diagnostics)

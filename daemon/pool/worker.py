@@ -51,8 +51,8 @@ from batchd.daemon.pool.framing import FrameDecoder, encode_frame
 from batchd.daemon.pool.limits import Limits, backstop_outcome
 from batchd.daemon.pool.oom_watch import OomWatch
 
-FLUSH_EVERY: Final = 64
-FLUSH_INTERVAL: Final = 0.005
+FLUSH_EVERY: Final = 128
+FLUSH_INTERVAL: Final = 0.02
 FLUSH_BYTES: Final = 1 << 20
 READ_SIZE: Final = 1 << 20
 _PR_SET_PDEATHSIG: Final = 1
@@ -135,6 +135,8 @@ class Worker:
         self._decoder = FrameDecoder()
         self._inbox: deque[list[object]] = deque()
         self._closed = False
+        self._poll = select.poll()  # cheaper per step than select.select
+        self._poll.register(in_fd, select.POLLIN)
         self._exit_requested = False
         self._outbox = OutcomeOutbox(out_fd, env.fs.sync_pending)
         self.limits = limits or Limits()
@@ -159,15 +161,19 @@ class Worker:
         env = dataclasses.replace(
             self.env, batch=chunk.batch, item_timeout=step_limit(0.0, chunk.item_timeout)
         )
-        stopped_at = len(chunk.steps)
+        chunk_id, stopped_at = chunk.chunk_id, len(chunk.steps)
+        # Looked up once per chunk: the loop below runs for every item of a batch.
+        publish, add, clock = self.board.publish, self._outbox.add, time.monotonic
+        backstop, memory, oom = self.limits.backstop, self.limits.worker_memory, self.oom
         for position, (step, expected) in enumerate(zip(chunk.steps, chunk.expected, strict=True)):
-            if self._stop_requested(chunk.chunk_id):
+            if self._stop_requested(chunk_id):
                 stopped_at = position
                 break
-            if may_take_long(step):
+            slow = may_take_long(step)
+            if slow:
                 self._outbox.flush()
-            started = time.monotonic()
-            self.board.publish(chunk.chunk_id, position, started)
+            started = clock()
+            publish(chunk_id, position, started)
             try:
                 if step.timeout > 0:  # the item's own limit, from the plan
                     outcome = run_step(
@@ -179,15 +185,14 @@ class Worker:
                 outcome = Outcome.failure(
                     step.index, ErrorKind.PERMANENT, f"internal error in the worker: {error!r}"
                 )
-            backstop = self.limits.backstop
             if backstop is not None:
-                outcome = backstop_outcome(outcome, self.limits.worker_memory, backstop)
-            if self.oom is not None:  # the kernel killed at the cgroup's hard limit
-                outcome = self.oom.check(outcome, slow=may_take_long(step))
-            finished = time.monotonic()
-            self.board.publish(chunk.chunk_id, position + 1, None)
-            self._outbox.add(chunk.chunk_id, outcome, finished - started, finished)
-        self._outbox.send([messages.DONE, chunk.chunk_id, stopped_at])
+                outcome = backstop_outcome(outcome, memory, backstop)
+            if oom is not None:  # the kernel killed at the cgroup's hard limit
+                outcome = oom.check(outcome, slow=slow)
+            finished = clock()
+            publish(chunk_id, position + 1, None)
+            add(chunk_id, outcome, finished - started, finished)
+        self._outbox.send([messages.DONE, chunk_id, stopped_at])
 
     def _stop_requested(self, chunk_id: int) -> bool:
         """Take the messages already waiting (without blocking); True on cancel or exit."""
@@ -208,7 +213,7 @@ class Worker:
         while not self._inbox:
             if self._closed:
                 return None
-            if not block and not select.select([self.in_fd], [], [], 0)[0]:
+            if not block and not self._poll.poll(0):  # readable, or the pipe closed
                 return None
             data = os.read(self.in_fd, READ_SIZE)
             if not data:

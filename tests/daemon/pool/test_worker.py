@@ -17,7 +17,7 @@ from batchd.daemon.pool import messages
 from batchd.daemon.pool.board import Progress, ProgressBoard
 from batchd.daemon.pool.executor import Chunk
 from batchd.daemon.pool.framing import FrameDecoder, encode_frame
-from batchd.daemon.pool.worker import Worker
+from batchd.daemon.pool.worker import FLUSH_EVERY, Worker
 
 
 class Pipes:
@@ -74,15 +74,16 @@ def _outcomes(replies: list[object]) -> list[Outcome]:
 
 
 def test_a_chunk_runs_and_is_reported_in_batches(pipes: Pipes, tmp_path: Path) -> None:
-    pipes.worker.run_chunk(_chunk(tmp_path, 4, 100))
+    count = FLUSH_EVERY + 100  # at least one batch goes out for its size, however fast
+    pipes.worker.run_chunk(_chunk(tmp_path, 4, count))
     replies = [messages.parse_worker_message(reply) for reply in pipes.replies()]
-    assert replies[-1] == messages.Done(4, 100)
+    assert replies[-1] == messages.Done(4, count)
     batches = [reply for reply in replies if isinstance(reply, messages.Outcomes)]
-    assert 1 < len(batches) < 100  # batched, not one message per item
+    assert 1 < len(batches) < count  # batched, not one message per item
     outcomes = [outcome for batch in batches for outcome in batch.outcomes]
-    assert [outcome.index for outcome in outcomes] == list(range(100))
+    assert [outcome.index for outcome in outcomes] == list(range(count))
     assert outcomes[7].result == hashlib.sha256(b"7").hexdigest()
-    assert pipes.board.read() == Progress(4, 100, None)
+    assert pipes.board.read() == Progress(4, count, None)
 
 
 def test_a_cancel_waiting_before_the_chunk_starts_returns_every_step(
@@ -109,3 +110,13 @@ def test_an_exit_request_stops_the_chunk_before_its_next_step(pipes: Pipes, tmp_
     pipes.send([messages.EXIT])
     pipes.worker.run_chunk(_chunk(tmp_path, 4, 3))
     assert _outcomes(pipes.replies()) == []
+
+
+def test_the_pool_closing_the_pipe_stops_the_chunk_before_its_next_step(
+    pipes: Pipes, tmp_path: Path
+) -> None:
+    os.close(pipes.to_worker[1])
+    pipes.to_worker = (pipes.to_worker[0], os.open(os.devnull, os.O_WRONLY))
+    pipes.worker.run_chunk(_chunk(tmp_path, 4, 3))
+    replies = [messages.parse_worker_message(reply) for reply in pipes.replies()]
+    assert replies == [messages.Done(4, 0)]
