@@ -86,6 +86,7 @@ class MainLoop:
         """One pass over the named steps."""
         self.poll_sockets()
         self.handle_commands()
+        self.send_replies()  # those that wrote nothing go at once, not after this turn's work
         now = time.monotonic()
         self.engine.reap_validations(now, time.time())
         self.engine.collect_outcomes(now)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 FIRST_CHUNK = 64
 """Items per chunk while a batch's rate is not known yet."""
-MAX_CHUNK = 512
+MAX_CHUNK = 256
 """Items per chunk at most: big enough to amortise a message, a group commit and the shared
 directory fsyncs of cheap items (a rename costs ~20 µs), small enough to share."""
 CHUNK_SECONDS = 0.05

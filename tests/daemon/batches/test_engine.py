@@ -10,7 +10,7 @@ import pytest
 from step_lists import ListSteps
 
 from batchd.daemon.batches.batch import Batch
-from batchd.daemon.batches.engine import BatchEngine, EngineSettings
+from batchd.daemon.batches.engine import EVENTS_PER_TURN, BatchEngine, EngineSettings
 from batchd.daemon.batches.registry import BatchRegistry
 from batchd.daemon.batches.uploads import Uploads
 from batchd.daemon.journal import Journal
@@ -148,3 +148,32 @@ def test_batches_share_the_workers_and_finish(
     assert first.state is BatchState.COMPLETED and second.state is BatchState.COMPLETED
     batches = [chunk.batch for chunk in executor.submitted]
     assert batches[:2] in ([1, 2], [2, 1])  # the first two chunks went to different batches
+
+
+def test_a_turn_applies_a_bounded_slice_of_outcomes_and_asks_to_be_called_again(
+    setup: tuple[BatchEngine, FakeExecutor, Journal],
+) -> None:
+    # A flood of outcomes is applied EVENTS_PER_TURN at a time, in order, so that the loop
+    # gets back to its sockets between slices; meanwhile the engine's deadline is "now".
+    engine, executor, journal = setup
+    total = 3 * EVENTS_PER_TURN
+    batch = _add(engine, 1, total)
+    engine.settings = EngineSettings(workers=1, item_timeout=10.0)
+    now = time.monotonic()
+    while batch.pending_in_level():
+        executor.slots = len(executor.running) + 1
+        engine.dispatch_ready(now)
+        journal.commit()
+        engine.start_staged()
+    executor.finish_all()
+    applied = []
+    for _ in range(10):
+        engine.collect_outcomes(time.monotonic())
+        applied.append(batch.completed)
+        if batch.completed == total:
+            break
+        assert engine.next_deadline() == 0.0
+    steps = [b - a for a, b in zip([0, *applied], applied, strict=False)]
+    assert len(steps) >= 3 and all(0 < step <= EVENTS_PER_TURN for step in steps), steps
+    assert batch.state is BatchState.COMPLETED
+    assert engine.next_deadline() != 0.0
