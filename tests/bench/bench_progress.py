@@ -97,6 +97,14 @@ class Client:
         self.sock.close()
 
 
+def autogroup_nice(pid: int) -> float:
+    """The nice value of ``pid``'s scheduling autogroup (0 without autogroup support)."""
+    try:
+        return float(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def workers_nice(process: psutil.Process) -> float:
     """The niceness of the daemon's children (the workers; the largest if they differ)."""
     values = []
@@ -171,6 +179,7 @@ def measure(root: Path, count: int) -> dict[str, float]:
         busy_cpu = (children_cpu(process) - cpu_before) / window
         results["workers_nice"] = workers_nice(process)
         results["daemon_nice"] = float(process.nice())
+        results["daemon_autogroup_nice"] = autogroup_nice(process.pid)
         state = daemon.progress(batch)
         assert state.state is BatchState.RUNNING, "the batch ended before the measurement did"
         daemon.request(CancelRequest(batch), BatchProgress)
@@ -205,7 +214,9 @@ def main() -> None:
         f"{GAP * 1e3:g} ms + round trips, cpus={os.cpu_count()}; "
         f"busy window {results['busy_seconds']:.1f} s, workers using "
         f"{results['workers_cpu']:.2f} CPUs at nice {results['workers_nice']:g} "
-        f"(daemon at nice {results['daemon_nice']:g})"
+        f"(daemon at nice {results['daemon_nice']:g}, its scheduling autogroup at nice "
+        f"{results['daemon_autogroup_nice']:g}: a test or tool that reniced this session's "
+        "autogroup makes the daemon compete with the workers as an equal)"
     )
     print(f"{'':30}{'p50 µs':>10}{'p99 µs':>10}{'max µs':>10}")
     for name, label in (

@@ -48,6 +48,7 @@ def test_chunk_size_spreads_small_levels_and_caps_big_ones() -> None:
 
 def test_chunk_size_follows_the_rate() -> None:
     # ~CHUNK_SECONDS of work per worker: cheap renames go in big chunks, slow items alone.
-    assert chunk_size(1_000_000, 2, rate=10_000) == int(10_000 * CHUNK_SECONDS / 2)
+    assert chunk_size(1_000_000, 2, rate=1_000) == int(1_000 * CHUNK_SECONDS / 2)
     assert chunk_size(1_000_000, 2, rate=5.0) == 1
-    assert chunk_size(1_000_000, 1, rate=2_000) == int(2_000 * CHUNK_SECONDS)
+    assert chunk_size(1_000_000, 1, rate=400) == int(400 * CHUNK_SECONDS)
+    assert chunk_size(1_000_000, 2, rate=20_000) == MAX_CHUNK
