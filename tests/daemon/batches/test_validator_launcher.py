@@ -81,26 +81,21 @@ def test_close_stops_the_spare(launcher) -> None:
     assert spare.poll() is not None
 
 
-def test_a_spare_whose_input_closes_exits_cleanly_without_doing_anything(tmp_path) -> None:
-    process = subprocess.run(
-        [sys.executable, "-m", MODULE, JOB_FROM_STDIN],
-        check=False,
-        input=b"",
-        capture_output=True,
-        timeout=60,
-        cwd=tmp_path,
+def _spare_fed(stdin: bytes, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """A spare validator run to its end with ``stdin`` as its input."""
+    command = [sys.executable, "-m", MODULE, JOB_FROM_STDIN]
+    return subprocess.run(
+        command, check=False, input=stdin, capture_output=True, timeout=60, cwd=cwd
     )
+
+
+def test_a_spare_whose_input_closes_exits_cleanly_without_doing_anything(tmp_path) -> None:
+    process = _spare_fed(b"", tmp_path)
     assert process.returncode == 0, process.stderr
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_malformed_job_is_refused(tmp_path) -> None:
-    process = subprocess.run(
-        [sys.executable, "-m", MODULE, JOB_FROM_STDIN],
-        check=False,
-        input=b'{"plan": 1}\n',
-        capture_output=True,
-        timeout=60,
-    )
+    process = _spare_fed(b'{"plan": 1}\n', tmp_path)
     assert process.returncode != 0
     assert b"JSON array of strings" in process.stderr
