@@ -9,38 +9,31 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
 
-from batchd.daemon.batches.batch import CODES, Batch
+from batchd.daemon.batches.applier import OutcomeApplier
+from batchd.daemon.batches.batch import Batch
 from batchd.daemon.batches.publisher import ProgressPublisher
 from batchd.daemon.batches.recovery import RecoveredBatch
 from batchd.daemon.batches.registry import BatchRegistry
 from batchd.daemon.batches.restore import restore_batches
-from batchd.daemon.batches.results import ItemResult
 from batchd.daemon.batches.retry import RetryPolicy
 from batchd.daemon.batches.scheduling import Candidate, chunk_size, next_batch
 from batchd.daemon.batches.uploads import Upload, Uploads
 from batchd.daemon.journal import Journal
 from batchd.daemon.journal.records import (
-    BatchControl,
     BatchCreated,
     BatchEnded,
     BatchSubmittedBy,
-    ItemDone,
     ItemIntent,
 )
-from batchd.daemon.ops.step import ABSENT, ErrorKind, Fingerprint, Step
+from batchd.daemon.ops.step import ABSENT, Fingerprint, Step
 from batchd.daemon.plan.store import PlanStore
 from batchd.daemon.pool.executor import (
     Chunk,
-    ChunkFinished,
     Executor,
-    ExecutorEvent,
     ItemFinished,
     StepsReturned,
 )
@@ -48,12 +41,6 @@ from batchd.protocol.batch_messages import BatchState, ItemState
 from batchd.protocol.events import Event
 
 log = logging.getLogger(__name__)
-
-_SKIPPED = CODES[ItemState.SKIPPED]
-EVENTS_PER_TURN: Final = 64
-"""Executor events (mostly outcomes) applied per loop turn at most, so that the loop looks
-at its sockets every ~2 ms however fast items finish: a worker reports up to 128 outcomes in
-one message, and applying one costs the loop ~25 µs."""
 
 
 @dataclass
@@ -84,20 +71,22 @@ class BatchEngine:
         self.journal = journal
         self.settings = settings
         self.publisher = ProgressPublisher(publish)
-        self._rng = random.Random()
-        self._in_flight: dict[int, dict[int, tuple[Step, Fingerprint | None]]] = {}
+        self.outcomes = OutcomeApplier(registry, journal, settings.retry, self.pause)
         self._staged: list[Chunk] = []
         self._unadmitted: list[tuple[int, Batch, Upload]] = []
         self._staged_lsn = 0
         self._next_chunk = 1
         self.ended_hooks: list[Callable[[Batch], None]] = []
         """Called with each batch once its end is journaled (rollback bookkeeping)."""
-        self.item_observer: Callable[[ItemState, float], None] | None = None
-        """Called with each applied outcome's new state and its latency: seconds since its
-        chunk went to the executor (daemon/metrics.py)."""
-        self._submitted_at: dict[int, float] = {}
-        self._backlog: deque[ExecutorEvent] = deque()
-        """Events collected from the executor, not applied yet (``EVENTS_PER_TURN``)."""
+
+    @property
+    def item_observer(self) -> Callable[[ItemState, float], None] | None:
+        """Called with each applied outcome's new state and its latency (daemon/metrics.py)."""
+        return self.outcomes.item_observer
+
+    @item_observer.setter
+    def item_observer(self, observer: Callable[[ItemState, float], None] | None) -> None:
+        self.outcomes.item_observer = observer
 
     def restore(self, recovered: Mapping[int, RecoveredBatch], *, resume: bool, now: float) -> None:
         """Rebuild the journal's batches at start; unfinished ones run on (``resume``) or
@@ -113,7 +102,7 @@ class BatchEngine:
 
     def next_deadline(self) -> float | None:
         """The monotonic time by which the loop must call us again."""
-        if self._backlog:
+        if self.outcomes.waiting:
             return 0.0  # now: outcomes wait to be applied
         times = [self.executor.next_deadline(), self.publisher.next_due()]
         times += [batch.next_wakeup() for batch in self.registry.active()]
@@ -170,23 +159,8 @@ class BatchEngine:
     def collect_outcomes(self, now: float) -> None:
         """Take what the executor reports and apply up to ``EVENTS_PER_TURN`` of it, in order
         (the rest on the next turns, which do not wait in poll)."""
-        self._backlog.extend(self.executor.collect(now))
-        self._apply_backlog(now, EVENTS_PER_TURN)
-
-    def _apply_backlog(self, now: float, limit: int) -> None:
-        backlog = self._backlog
-        for _ in range(min(limit, len(backlog))):
-            event = backlog.popleft()
-            if isinstance(event, ItemFinished):
-                self._finish(event, now)
-            elif isinstance(event, StepsReturned):
-                in_flight = self._in_flight.get(event.chunk_id, {})
-                for step in event.steps:
-                    in_flight.pop(step.index, None)
-                self._returned(self.registry.get(event.batch), event.steps, now)
-            elif isinstance(event, ChunkFinished):
-                self._in_flight.pop(event.chunk_id, None)
-                self._submitted_at.pop(event.chunk_id, None)
+        self.outcomes.add(self.executor.collect(now))
+        self.outcomes.apply(now)
 
     def dispatch_ready(self, now: float) -> None:
         """Choose chunks for the free workers (batches share them fairly) and journal an
@@ -216,7 +190,7 @@ class BatchEngine:
         submitted = time.monotonic()
         for chunk in self._staged:
             self.executor.submit(chunk)
-            self._submitted_at[chunk.chunk_id] = submitted
+            self.outcomes.submitted_at[chunk.chunk_id] = submitted
         self._staged.clear()
 
     def publish_events(self, now: float, wall: float, subscriptions: Iterable[str]) -> None:
@@ -262,17 +236,17 @@ class BatchEngine:
             if chunk.batch != batch.id:
                 keep.append(chunk)
                 continue
-            self._in_flight.pop(chunk.chunk_id, None)
-            self._returned(batch, chunk.steps, now)
+            self.outcomes.in_flight.pop(chunk.chunk_id, None)
+            self.outcomes.returned(batch, chunk.steps, now)
         self._staged = keep
 
     def shutdown(self, grace: float) -> None:
         """Let in-flight items finish within ``grace``; unfinished batches are interrupted."""
         now = time.monotonic()
-        self._apply_backlog(now, len(self._backlog))
+        self.outcomes.apply(now, self.outcomes.waiting)
         for event in self.executor.shutdown(grace):
             if isinstance(event, ItemFinished):
-                self._finish(event, now)
+                self.outcomes.finish(event, now)
             elif isinstance(event, StepsReturned):
                 self.registry.get(event.batch).returned(event.steps, now)
         for batch in self.registry.active():
@@ -298,7 +272,7 @@ class BatchEngine:
             self._staged_lsn = self.journal.append(
                 ItemIntent(batch.id, step.index, attempt, *fields)
             )
-        self._in_flight[chunk_id] = {
+        self.outcomes.in_flight[chunk_id] = {
             step.index: (step, before) for step, before in zip(steps, expected, strict=True)
         }
         self._staged.append(
@@ -311,110 +285,12 @@ class BatchEngine:
             )
         )
 
-    def _paused_by_full_disk(
-        self, batch: Batch, step: Step, before: Fingerprint | None, error: str, now: float
-    ) -> None:
-        """A full filesystem: the step goes back unfinished (its next run converges against
-        its first pre-state) and the batch pauses until space is freed and it is resumed."""
-        batch.expected.setdefault(step.index, before)
-        batch.returned([step], now)
-        if batch.state is BatchState.RUNNING:
-            self.pause(batch, now)
-            self.journal.append(BatchControl(batch.id, "pause", time.time()))
-            batch.note = f"paused by a full disk (line {step.line}): {error}"
-            log.error("batch %d paused by a full disk: %s", batch.id, error,
-                      extra=_item_fields(batch.id, step))  # fmt: skip
-
     def set_storage_error(self, message: str) -> None:
         """The journal cannot be written (``message``), or can again (empty): running
         batches say so in their progress, since nothing of theirs starts meanwhile."""
         for batch in self.registry.active():
             if batch.state is BatchState.RUNNING and not batch.note.startswith("paused"):
                 batch.note = f"stalled: {message}" if message else ""
-
-    def _returned(self, batch: Batch, steps: Sequence[Step], now: float) -> None:
-        """Steps handed back unstarted after their INTENT was journaled: a cancelled batch
-        skips them, and a DONE says so, or a restart would take them for interrupted."""
-        batch.returned(steps, now)
-        for step in steps:
-            if batch.item_states[step.index] == _SKIPPED:
-                self.journal.append(
-                    ItemDone(batch.id, step.index, _SKIPPED, batch.attempts[step.index],
-                             "skipped: the batch was cancelled", "", 0, 0, 0, 0, 0, b"")
-                )  # fmt: skip
-
-    def _finish(self, event: ItemFinished, now: float) -> None:
-        outcome = event.outcome
-        entry = self._in_flight.get(event.chunk_id, {}).pop(outcome.index, None)
-        if entry is None:
-            log.warning(
-                "outcome of an unknown step %d of batch %d",
-                outcome.index,
-                event.batch,
-                extra={"BATCH_ID": event.batch},
-            )
-            return
-        step, before = entry
-        batch = self.registry.get(event.batch)
-        if outcome.error_kind is ErrorKind.NO_SPACE and batch.state is not BatchState.CANCELLED:
-            self._paused_by_full_disk(batch, step, before, outcome.error, now)
-            return
-        batch.finish(step, outcome, now, self.settings.retry, self._rng)
-        state = batch.item_state(step.index)
-        if self.item_observer is not None:
-            self.item_observer(state, now - self._submitted_at.get(event.chunk_id, now))
-        if state is ItemState.RETRY_WAIT:
-            batch.expected.setdefault(step.index, before)
-        if state is ItemState.FAILED:
-            log.warning(
-                "batch %d line %d (%s %s) failed: %s",
-                batch.id,
-                step.line,
-                step.op.name.lower(),
-                os.fsdecode(step.path),
-                outcome.error,
-                extra=_item_fields(batch.id, step),
-            )
-        post = outcome.post or ABSENT
-        attempts = batch.attempts[step.index]
-        self.journal.append(
-            ItemDone(
-                event.batch,
-                step.index,
-                CODES[state],
-                attempts,
-                outcome.error,
-                outcome.result,
-                post.dev,
-                post.ino,
-                post.size,
-                post.mtime_ns,
-                post.mode,
-                outcome.digest,
-            )
-        )
-        self.registry.results(batch.id).append(
-            ItemResult(
-                index=step.index,
-                state=state,
-                attempts=attempts,
-                error=outcome.error,
-                result=outcome.result,
-                diagnostics=outcome.diagnostics,
-                post=outcome.post,
-                digest=outcome.digest,
-            )
-        )
-
-
-def _item_fields(batch_id: int, step: Step) -> dict[str, object]:
-    """journald fields of an item's log records (``journalctl BATCH_ID=3 OP=move``)."""
-    return {
-        "BATCH_ID": batch_id,
-        "ITEM": step.line,
-        "OP": step.op.name.lower(),
-        "PATH": os.fsdecode(step.path),
-    }
 
 
 def _fingerprint(path: bytes) -> Fingerprint | None:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from step_lists import ListSteps
 
+from batchd.daemon.batches.applier import EVENTS_PER_TURN
 from batchd.daemon.batches.batch import Batch
-from batchd.daemon.batches.engine import EVENTS_PER_TURN, BatchEngine, EngineSettings
+from batchd.daemon.batches.engine import BatchEngine, EngineSettings
 from batchd.daemon.batches.registry import BatchRegistry
 from batchd.daemon.batches.uploads import Uploads
 from batchd.daemon.journal import Journal
