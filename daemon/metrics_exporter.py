@@ -167,7 +167,7 @@ class MetricsExporter:
             ) from None
         engine = ctx.batch_engine
         if engine is not None:
-            engine.item_observer = self.observe_item
+            engine.outcomes.item_observer = self.observe_item
         ctx.commit_observer = self.commit_latency.observe  # thread-safe: the commit thread
         log.info("metrics served at http://%s:%d/metrics", self.host, self.port)
 

@@ -37,7 +37,7 @@ from batchd.daemon.pool.executor import (
     ItemFinished,
     StepsReturned,
 )
-from batchd.protocol.batch_messages import BatchState, ItemState
+from batchd.protocol.batch_messages import BatchState
 from batchd.protocol.events import Event
 
 log = logging.getLogger(__name__)
@@ -78,15 +78,6 @@ class BatchEngine:
         self._next_chunk = 1
         self.ended_hooks: list[Callable[[Batch], None]] = []
         """Called with each batch once its end is journaled (rollback bookkeeping)."""
-
-    @property
-    def item_observer(self) -> Callable[[ItemState, float], None] | None:
-        """Called with each applied outcome's new state and its latency (daemon/metrics.py)."""
-        return self.outcomes.item_observer
-
-    @item_observer.setter
-    def item_observer(self, observer: Callable[[ItemState, float], None] | None) -> None:
-        self.outcomes.item_observer = observer
 
     def restore(self, recovered: Mapping[int, RecoveredBatch], *, resume: bool, now: float) -> None:
         """Rebuild the journal's batches at start; unfinished ones run on (``resume``) or
